@@ -1,0 +1,1 @@
+namespace Dsql.Emulator; internal static class Program { private static int Main() => 0; }
