@@ -1,0 +1,98 @@
+namespace Dsql.Emulator;
+
+/// <summary>Failures a test can inject into a running <see cref="DsqlEmulator"/>.</summary>
+public sealed class EmulatorFaults
+{
+    private readonly DsqlEmulator _emulator;
+    private readonly object _gate = new();
+    private int _refuseCount;
+    private string _refuseSqlState = "53400";
+    private string? _refuseMessage;
+    private long _latencyTicks;
+    private TaskCompletionSource _acceptGate = CreateOpenGate();
+
+    internal EmulatorFaults(DsqlEmulator emulator) => _emulator = emulator;
+
+    /// <summary>Delay added before every batch of client messages reaches the backend (and to every connect). Zero by default.</summary>
+    public TimeSpan Latency
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _latencyTicks));
+        set
+        {
+            if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "Latency must not be negative.");
+            Interlocked.Exchange(ref _latencyTicks, value.Ticks);
+        }
+    }
+
+    /// <summary>
+    /// Refuses the next <paramref name="count"/> connection attempts after their startup message with a FATAL
+    /// error of the given SQLSTATE; the message defaults to DSQL's wording for 53400 and 53300.
+    /// </summary>
+    public void RefuseNextConnections(int count, string sqlState = "53400", string? message = null)
+    {
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "count must not be negative.");
+        if (sqlState is not { Length: 5 }) throw new ArgumentException($"'{sqlState}' is not a five-character SQLSTATE.", nameof(sqlState));
+        lock (_gate)
+        {
+            _refuseCount = count;
+            _refuseSqlState = sqlState;
+            _refuseMessage = message;
+        }
+    }
+
+    internal (string SqlState, string Message)? TakeRefusal()
+    {
+        lock (_gate)
+        {
+            if (_refuseCount == 0) return null;
+            _refuseCount--;
+            string message = _refuseMessage ?? _refuseSqlState switch
+            {
+                "53400" => DsqlMessages.RateExceeded,
+                "53300" => DsqlMessages.TooManyConnections,
+                _ => "connection refused by the emulator's fault injection",
+            };
+            return (_refuseSqlState, message);
+        }
+    }
+
+    /// <summary>Stops accepting connections: new clients wait in the listen backlog until <see cref="ResumeAccepting"/>.</summary>
+    public void PauseAccepting()
+    {
+        lock (_gate)
+            if (_acceptGate.Task.IsCompleted) _acceptGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Accepts connections again.</summary>
+    public void ResumeAccepting()
+    {
+        lock (_gate) _acceptGate.TrySetResult();
+    }
+
+    /// <summary>Whether accepting is paused.</summary>
+    public bool IsAcceptingPaused
+    {
+        get { lock (_gate) return !_acceptGate.Task.IsCompleted; }
+    }
+
+    internal Task AcceptGate
+    {
+        get { lock (_gate) return _acceptGate.Task; }
+    }
+
+    /// <summary>Closes every open session with a FATAL 57P01 error; returns how many were closed.</summary>
+    public int CloseAllSessions() => _emulator.CloseSessions(int.MaxValue);
+
+    /// <summary>Closes up to <paramref name="count"/> open sessions (oldest first) with a FATAL 57P01 error; returns how many were closed.</summary>
+    public int CloseSessions(int count) => _emulator.CloseSessions(count);
+
+    /// <summary>Moves the emulator's clock (token expiry, connection and transaction ages) by <paramref name="delta"/>.</summary>
+    public void AdvanceClock(TimeSpan delta) => _emulator.Clock.Advance(delta);
+
+    private static TaskCompletionSource CreateOpenGate()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.SetResult();
+        return gate;
+    }
+}
