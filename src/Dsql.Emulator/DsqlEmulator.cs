@@ -1,0 +1,245 @@
+using System.Collections.Concurrent;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using Dsql.Emulator.Auth;
+using Dsql.Emulator.Backend;
+using Dsql.Emulator.Front;
+using Dsql.Emulator.Tls;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Dsql.Emulator;
+
+/// <summary>
+/// A local Aurora DSQL emulator: a PostgreSQL-protocol front end on loopback that asks for TLS and an IAM token
+/// like DSQL, enforces DSQL's limits and refusals, and proxies each session to a real PostgreSQL server.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var emulator = await DsqlEmulator.StartAsync();
+/// var endpoint = emulator.Endpoints[0];
+/// // Sign a token for endpoint.Host / endpoint.Region with the example key, then connect to
+/// // endpoint.ListenAddress:endpoint.Port with verify-full TLS against endpoint.CaCertificatePath.
+/// </code>
+/// </example>
+public sealed class DsqlEmulator : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<long, ClientSession> _sessions = new();
+    private readonly ConcurrentDictionary<long, ClientSession> _cancelKeys = new();
+    private readonly List<EndpointListener> _listeners = new();
+    private readonly List<EmulatorEndpointInfo> _endpoints = new();
+    private readonly EmulatorCertificates _certificates;
+    private readonly string _workDirectory;
+    private PostgresCluster? _cluster;
+    private ITimer? _supervisor;
+    private long _nextSessionId;
+    private int _disposed;
+
+    private DsqlEmulator(DsqlEmulatorOptions options, ILogger logger, EmulatorCertificates certificates, string workDirectory)
+    {
+        Options = options;
+        Logger = logger;
+        Clock = new EmulatorClock(options.TimeProvider);
+        Faults = new EmulatorFaults(this);
+        _certificates = certificates;
+        _workDirectory = workDirectory;
+        var keys = options.AccessKeys.Count > 0
+            ? options.AccessKeys
+            : [new EmulatorAccessKey(DsqlEmulatorOptions.ExampleAccessKeyId, DsqlEmulatorOptions.ExampleSecretAccessKey)];
+        TokenValidator = new DsqlTokenValidator(keys, options.AllowedClockSkew);
+        CaCertificatePath = Path.Combine(workDirectory, "dsql-emulator-ca.pem");
+        TlsOptions = new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = SslStreamCertificateContext.Create(certificates.Server, [certificates.Authority], offline: true),
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            ClientCertificateRequired = false,
+            AllowRenegotiation = false,
+            ApplicationProtocols = [new SslApplicationProtocol("postgresql")],
+        };
+        Backend = null!;
+    }
+
+    /// <summary>The running endpoints, in the order configured.</summary>
+    public IReadOnlyList<EmulatorEndpointInfo> Endpoints => _endpoints;
+
+    /// <summary>The CA certificate (PEM) that signed the server certificate: trust it for verify-full.</summary>
+    public string CaCertificatePem => _certificates.AuthorityPem;
+
+    /// <summary>A PEM file holding <see cref="CaCertificatePem"/>.</summary>
+    public string CaCertificatePath { get; }
+
+    /// <summary>The emulator's clock; move it with <see cref="EmulatorFaults.AdvanceClock"/>.</summary>
+    public EmulatorClock Clock { get; }
+
+    /// <summary>Fault injection: refuse connects, add latency, pause accepting, close sessions, move the clock.</summary>
+    public EmulatorFaults Faults { get; }
+
+    /// <summary>Sessions past authentication, on all endpoints.</summary>
+    public int OpenSessionCount
+    {
+        get
+        {
+            int count = 0;
+            foreach (var session in _sessions.Values)
+                if (session.IsProxying) count++;
+            return count;
+        }
+    }
+
+    /// <summary>Connection string of the throwaway PostgreSQL cluster (null when attached to an existing server).</summary>
+    public string? BackendConnectionString => _cluster?.ConnectionString;
+
+    /// <summary>The throwaway PostgreSQL cluster, when the emulator started one.</summary>
+    public PostgresCluster? Cluster => _cluster;
+
+    internal DsqlEmulatorOptions Options { get; }
+    internal ILogger Logger { get; }
+    internal DsqlTokenValidator TokenValidator { get; }
+    internal SslServerAuthenticationOptions TlsOptions { get; }
+    internal BackendTarget Backend { get; private set; }
+    internal string ServerCertificatePem => _certificates.ServerPem;
+    internal string ServerKeyPem => _certificates.ServerKeyPem;
+
+    /// <summary>
+    /// Starts the emulator: generates its certificates, starts a throwaway PostgreSQL cluster (or attaches to
+    /// <see cref="DsqlEmulatorOptions.BackendConnectionString"/>), installs its helpers and opens the endpoints.
+    /// </summary>
+    public static async Task<DsqlEmulator> StartAsync(DsqlEmulatorOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new DsqlEmulatorOptions();
+        options.Validate();
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Dsql.Emulator");
+        var endpoints = options.Endpoints.Count > 0 ? options.Endpoints.ToList() : [new EmulatorEndpoint(EmulatorEndpoint.DefaultHost)];
+        var backendTarget = options.BackendConnectionString is null ? null : BackendTarget.Parse(options.BackendConnectionString);
+
+        string workDirectory = Path.Combine(Path.GetTempPath(), "dsql-emulator", "emulator-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant());
+        Directory.CreateDirectory(workDirectory);
+        var certificates = EmulatorCertificates.Create(endpoints.Select(e => e.Host), options.TimeProvider.GetUtcNow());
+        var emulator = new DsqlEmulator(options, logger, certificates, workDirectory);
+        try
+        {
+            await File.WriteAllTextAsync(emulator.CaCertificatePath, certificates.AuthorityPem, cancellationToken).ConfigureAwait(false);
+            if (options.CaCertificateOutputPath is { } caOut)
+            {
+                string? directory = Path.GetDirectoryName(Path.GetFullPath(caOut));
+                if (directory is not null) Directory.CreateDirectory(directory);
+                await File.WriteAllTextAsync(caOut, certificates.AuthorityPem, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (backendTarget is null)
+            {
+                emulator._cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions
+                {
+                    BinDirectory = options.PgBin,
+                    MaxConnections = options.BackendMaxConnections,
+                    Tls = (certificates.ServerPem, certificates.ServerKeyPem),
+                }, logger, cancellationToken).ConfigureAwait(false);
+                backendTarget = BackendTarget.Parse(emulator._cluster.ConnectionString);
+            }
+            emulator.Backend = backendTarget;
+            await BackendSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
+
+            foreach (var endpoint in endpoints)
+            {
+                var listener = new EndpointListener(emulator, endpoint.Host, endpoint.ResolveRegion(), endpoint.Port);
+                emulator._listeners.Add(listener);
+                emulator._endpoints.Add(new EmulatorEndpointInfo(listener.Host, listener.Region, listener.Port, emulator.CaCertificatePath));
+            }
+            foreach (var listener in emulator._listeners)
+            {
+                listener.Start(emulator._stopping.Token);
+                Log.EndpointReady(logger, listener.Host, listener.Region, listener.Port);
+            }
+            emulator._supervisor = options.TimeProvider.CreateTimer(static state => ((DsqlEmulator)state!).Supervise(), emulator, options.SupervisionInterval, options.SupervisionInterval);
+            return emulator;
+        }
+        catch
+        {
+            await emulator.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    internal EndpointListener? FindEndpoint(string host)
+    {
+        foreach (var listener in _listeners)
+            if (string.Equals(listener.Host, host, StringComparison.OrdinalIgnoreCase)) return listener;
+        return null;
+    }
+
+    internal void StartSession(EndpointListener listener, Socket socket)
+    {
+        var session = new ClientSession(this, listener, socket, Interlocked.Increment(ref _nextSessionId));
+        _sessions[session.Id] = session;
+        _ = RunSessionAsync(session);
+    }
+
+    private async Task RunSessionAsync(ClientSession session)
+    {
+        await Task.Yield();
+        try
+        {
+            await session.RunAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // RunAsync handles the expected failures; anything else is a bug worth a loud log, not a dead emulator.
+            Log.SessionFailed(Logger, ex, session.Id);
+            session.Close();
+            Unregister(session);
+        }
+    }
+
+    internal (int ProcessId, int SecretKey) RegisterCancelKey(ClientSession session)
+    {
+        while (true)
+        {
+            int processId = RandomNumberGenerator.GetInt32(1, int.MaxValue);
+            int secretKey = RandomNumberGenerator.GetInt32(int.MinValue, int.MaxValue);
+            if (_cancelKeys.TryAdd(CancelKey(processId, secretKey), session)) return (processId, secretKey);
+        }
+    }
+
+    internal void Unregister(ClientSession session)
+    {
+        _sessions.TryRemove(session.Id, out _);
+        if (session.FrontendProcessId != 0) _cancelKeys.TryRemove(CancelKey(session.FrontendProcessId, session.FrontendSecretKey), out _);
+    }
+
+    internal Task ForwardCancelAsync(int processId, int secretKey)
+        => _cancelKeys.TryGetValue(CancelKey(processId, secretKey), out var session) ? session.CancelBackendAsync() : Task.CompletedTask;
+
+    private static long CancelKey(int processId, int secretKey) => ((long)processId << 32) | (uint)secretKey;
+
+    internal int CloseSessions(int count)
+    {
+        var open = _sessions.Values.Where(s => s.IsProxying).OrderBy(s => s.Id).Take(count).ToList();
+        foreach (var session in open) _ = session.CloseWithErrorAsync("57P01", "terminating connection due to administrator command");
+        return open.Count;
+    }
+
+    private void Supervise()
+    {
+        var now = Clock.GetUtcNow();
+        foreach (var session in _sessions.Values) session.Supervise(now);
+    }
+
+    /// <summary>Closes every session, stops the endpoints and, if the emulator started one, the PostgreSQL cluster.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stopping.Cancel();
+        _supervisor?.Dispose();
+        foreach (var listener in _listeners) await listener.StopAsync().ConfigureAwait(false);
+        foreach (var session in _sessions.Values) session.Close();
+        // Give sessions a moment to unwind so their backend sessions end before the server stops.
+        for (int i = 0; i < 50 && !_sessions.IsEmpty; i++) await Task.Delay(20).ConfigureAwait(false);
+        if (_cluster is not null) await _cluster.DisposeAsync().ConfigureAwait(false);
+        _certificates.Dispose();
+        try { Directory.Delete(_workDirectory, recursive: true); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+        _stopping.Dispose();
+    }
+}
