@@ -1,0 +1,426 @@
+#!/usr/bin/env bash
+# Build, test, demo and benchmark entry point for Dsql.Connector.
+#
+#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj
+#   ./build.sh demo [args]   build and run the quickstart (or the emulator's demo)
+#   ./build.sh bench [args]  build and run the emulator benchmarks
+#   ./build.sh prereqs       only check/install the prerequisites
+#
+# Prerequisites: the .NET 10 SDK, and PostgreSQL server binaries (initdb,
+# pg_ctl, postgres) which the emulator uses to run throwaway clusters. When the
+# PostgreSQL binaries are missing they are installed from Debian packages.
+#
+# Environment:
+#   CI=true          non-interactive run (as on CI)
+#   PG_BIN           directory holding initdb, pg_ctl and postgres
+#   TEST_VERBOSITY   console logger verbosity for dotnet test (default: normal)
+#   PG_PROBE_ROOT    testing aid only: look for PostgreSQL under this root
+#                    instead of / and ignore PATH, so the install branch can be
+#                    exercised on a machine that has PostgreSQL
+#   PREREQ_DRY_RUN=1 testing aid only: print install commands instead of running them
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+SOLUTION="Dsql.Connector.sln"
+CONFIGURATION="Release"
+RESULTS_DIR="artifacts/test-results"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_NOLOGO=1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export DEBIAN_FRONTEND=noninteractive
+if [[ "${CI:-}" == "true" ]]; then
+  export DOTNET_CLI_UI_LANGUAGE="${DOTNET_CLI_UI_LANGUAGE:-en}"
+  export MSBUILDTERMINALLOGGER=off
+fi
+
+log() { printf '==> %s\n' "$*" >&2; }
+err() { printf 'error: %s\n' "$*" >&2; }
+
+usage() {
+  cat <<'EOF'
+Usage: ./build.sh <command> [args]
+
+Commands:
+  test           build the solution (Release) and run every test project under tests/;
+                 TRX results go to artifacts/test-results; last line is
+                 "N passed, N failed[, N skipped]"
+  demo [args]    build and run samples/Quickstart, or the emulator's "demo" command
+  bench [args]   build and run tests/Dsql.Emulator.Benchmarks (args go to BenchmarkDotNet)
+  prereqs        check (and if needed install) the .NET SDK and PostgreSQL binaries
+EOF
+}
+
+# --------------------------------------------------------------------------
+# Prerequisites
+# --------------------------------------------------------------------------
+
+ensure_dotnet() {
+  if ! command -v dotnet >/dev/null 2>&1; then
+    local candidate
+    for candidate in "${DOTNET_ROOT:-}" "$HOME/.dotnet"; do
+      if [[ -n "$candidate" && -x "$candidate/dotnet" ]]; then
+        export PATH="$candidate:$PATH"
+        break
+      fi
+    done
+  fi
+  if ! command -v dotnet >/dev/null 2>&1; then
+    err "'dotnet' was not found on PATH."
+    err "Install the .NET 10 SDK (https://dotnet.microsoft.com/download/dotnet/10.0) and re-run."
+    exit 1
+  fi
+}
+
+# True when $1 is a directory holding initdb, pg_ctl and postgres.
+pg_dir_complete() {
+  local dir="$1"
+  [[ -n "$dir" && -x "$dir/initdb" && -x "$dir/pg_ctl" && -x "$dir/postgres" ]]
+}
+
+# Succeeds (and prints where) when PostgreSQL server binaries can be found.
+find_postgres() {
+  local probe_root="${PG_PROBE_ROOT:-}"
+  if pg_dir_complete "${PG_BIN:-}"; then
+    printf '%s\n' "$PG_BIN"
+    return 0
+  fi
+  if [[ -z "$probe_root" ]]; then
+    local pg_ctl_path real_dir
+    if pg_ctl_path="$(command -v pg_ctl 2>/dev/null)"; then
+      # Report the directory of the real binary (PATH may hold a symlink).
+      real_dir="$(dirname "$(readlink -f "$pg_ctl_path" 2>/dev/null || printf '%s' "$pg_ctl_path")")"
+      printf '%s\n' "$real_dir"
+      return 0
+    fi
+  fi
+  # Newest version first, as the emulator prefers.
+  local dir
+  while IFS= read -r dir; do
+    if pg_dir_complete "$dir"; then
+      printf '%s\n' "$dir"
+      return 0
+    fi
+  done < <(printf '%s\n' "$probe_root"/usr/lib/postgresql/*/bin | sort -rV)
+  return 1
+}
+
+# Sets the array AS_ROOT to the prefix that runs a command as root, or fails.
+AS_ROOT=()
+resolve_root_runner() {
+  if [[ "$(id -u)" -eq 0 ]]; then
+    AS_ROOT=()
+    return 0
+  fi
+  if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+    AS_ROOT=(sudo -n)
+    return 0
+  fi
+  return 1
+}
+
+run_root() {
+  if [[ "${PREREQ_DRY_RUN:-}" == "1" ]]; then
+    printf 'would run: %s\n' "${AS_ROOT[*]:+${AS_ROOT[*]} }$*" >&2
+    return 0
+  fi
+  "${AS_ROOT[@]}" "$@"
+}
+
+APT_UPDATED=0
+apt_install() {
+  if [[ "$APT_UPDATED" -eq 0 ]]; then
+    log "apt-get update"
+    run_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  run_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 "$@"
+}
+
+print_manual_postgres_help() {
+  err "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found, and packages"
+  err "cannot be installed automatically (not root, and 'sudo -n' is not available)."
+  err "Install them, then re-run. For example:"
+  err "  Debian/Ubuntu:  sudo apt-get update && sudo apt-get install -y postgresql"
+  err "  Fedora/RHEL:    sudo dnf install -y postgresql-server"
+  err "  macOS:          brew install postgresql@16"
+  err "Or point PG_BIN at a directory that holds initdb, pg_ctl and postgres."
+}
+
+# Best effort: the Debian package creates and starts a 'main' cluster on port
+# 5432. The emulator runs its own clusters on free ports, so stop the packaged
+# one to keep the machine quiet. Never fails.
+stop_packaged_clusters() {
+  [[ "${PREREQ_DRY_RUN:-}" == "1" ]] && return 0
+  if command -v pg_lsclusters >/dev/null 2>&1 && command -v pg_ctlcluster >/dev/null 2>&1; then
+    local version name _port status _rest
+    while read -r version name _port status _rest; do
+      [[ "$status" == online* ]] || continue
+      log "stopping packaged PostgreSQL cluster $version/$name"
+      "${AS_ROOT[@]}" pg_ctlcluster "$version" "$name" stop >/dev/null 2>&1 || true
+    done < <(pg_lsclusters --no-header 2>/dev/null || true)
+  elif command -v service >/dev/null 2>&1; then
+    "${AS_ROOT[@]}" service postgresql stop >/dev/null 2>&1 || true
+  fi
+  return 0
+}
+
+# Exports PG_BIN for the emulator when it is unset and $1 holds all three binaries.
+export_pg_bin() {
+  if [[ -z "${PG_BIN:-}" ]] && pg_dir_complete "$1"; then
+    export PG_BIN="$1"
+  fi
+}
+
+ensure_postgres() {
+  local found
+  if found="$(find_postgres)"; then
+    export_pg_bin "$found"
+    return 0
+  fi
+
+  log "PostgreSQL server binaries not found; installing the Debian 'postgresql' package"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    print_manual_postgres_help
+    exit 1
+  fi
+  if ! resolve_root_runner; then
+    print_manual_postgres_help
+    exit 1
+  fi
+
+  apt_install postgresql
+  stop_packaged_clusters
+
+  if [[ "${PREREQ_DRY_RUN:-}" == "1" ]]; then
+    return 0
+  fi
+  if ! found="$(find_postgres)"; then
+    err "the 'postgresql' package was installed but initdb/pg_ctl/postgres are still missing"
+    exit 1
+  fi
+  export_pg_bin "$found"
+  log "using PostgreSQL binaries in $found"
+}
+
+# As root the emulator starts PostgreSQL as the 'postgres' system user through
+# runuser, so both must be present.
+ensure_root_helpers() {
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  AS_ROOT=()
+  if ! command -v runuser >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+      log "'runuser' not found; installing util-linux"
+      apt_install util-linux
+    else
+      err "'runuser' (util-linux) is required when building as root; please install it"
+      exit 1
+    fi
+  fi
+  if ! id -u postgres >/dev/null 2>&1; then
+    log "creating the 'postgres' system user"
+    if command -v useradd >/dev/null 2>&1; then
+      run_root useradd --system --user-group --home-dir /var/lib/postgresql \
+        --shell /bin/bash postgres
+    elif command -v adduser >/dev/null 2>&1; then
+      run_root adduser --system --group --home /var/lib/postgresql \
+        --shell /bin/bash postgres
+    else
+      err "cannot create the 'postgres' system user (no useradd/adduser)"
+      exit 1
+    fi
+  fi
+}
+
+ensure_prereqs() {
+  ensure_dotnet
+  ensure_postgres
+  ensure_root_helpers
+}
+
+# --------------------------------------------------------------------------
+# Build
+# --------------------------------------------------------------------------
+
+build_solution() {
+  log "dotnet build $SOLUTION -c $CONFIGURATION"
+  dotnet build "$SOLUTION" -c "$CONFIGURATION" -nologo
+}
+
+# Test projects, one per line, sorted.
+list_test_projects() {
+  find tests -name '*.Tests.csproj' -type f 2>/dev/null | LC_ALL=C sort
+}
+
+# Builds test projects that are not part of the solution, so --no-build works
+# for them too. Returns non-zero if any of those builds failed.
+build_projects_outside_solution() {
+  local proj status=0
+  while IFS= read -r proj; do
+    [[ -n "$proj" ]] || continue
+    if ! grep -qF "$(basename "$proj")" "$SOLUTION"; then
+      log "$proj is not in $SOLUTION; building it separately"
+      dotnet build "$proj" -c "$CONFIGURATION" -nologo || status=1
+    fi
+  done < <(list_test_projects)
+  return "$status"
+}
+
+# --------------------------------------------------------------------------
+# test
+# --------------------------------------------------------------------------
+
+# Reads one integer attribute from a <Counters .../> element; 0 when absent.
+counter_attr() {
+  local counters="$1" name="$2" value
+  value="$(printf '%s\n' "$counters" | sed -n "s/.*[[:space:]]$name=\"\\([0-9][0-9]*\\)\".*/\\1/p")"
+  printf '%s\n' "${value:-0}"
+}
+
+cmd_test() {
+  ensure_prereqs
+
+  local build_ok=1
+  build_solution || build_ok=0
+  build_projects_outside_solution || true
+
+  mkdir -p "$RESULTS_DIR"
+  find "$RESULTS_DIR" -name '*.trx' -type f -delete
+
+  local projects=()
+  local proj
+  while IFS= read -r proj; do
+    [[ -n "$proj" ]] && projects+=("$proj")
+  done < <(list_test_projects)
+
+  if [[ "${#projects[@]}" -eq 0 ]]; then
+    err "no test projects (*.Tests.csproj) found under tests/"
+    echo "0 passed, 0 failed"
+    exit 1
+  fi
+
+  local verbosity="${TEST_VERBOSITY:-normal}"
+  local -A exit_codes=()
+  local name rc
+  for proj in "${projects[@]}"; do
+    name="$(basename "$proj" .csproj)"
+    log "dotnet test $proj"
+    rc=0
+    dotnet test "$proj" -c "$CONFIGURATION" --no-build \
+      --logger "trx;LogFileName=$name.trx" \
+      --logger "console;verbosity=$verbosity" \
+      --results-directory "$RESULTS_DIR" || rc=$?
+    exit_codes["$name"]=$rc
+  done
+
+  # Sum the counters of every project's TRX file(s).
+  local total_passed=0 total_failed=0 total_skipped=0
+  local notes=()
+  local trx counters p f s t found_trx project_failed
+  for proj in "${projects[@]}"; do
+    name="$(basename "$proj" .csproj)"
+    found_trx=0
+    project_failed=0
+    while IFS= read -r trx; do
+      [[ -n "$trx" ]] || continue
+      counters="$(tr -d '\r\n' < "$trx" | grep -o '<Counters[^>]*>' | head -n 1 || true)"
+      [[ -n "$counters" ]] || continue
+      found_trx=1
+      p="$(counter_attr "$counters" passed)"
+      f=$(( $(counter_attr "$counters" failed) + $(counter_attr "$counters" error) \
+          + $(counter_attr "$counters" timeout) + $(counter_attr "$counters" aborted) ))
+      # VSTest's TRX logger leaves notExecuted at 0 for skipped tests and
+      # only reports them as total - executed; take whichever is larger.
+      s="$(counter_attr "$counters" notExecuted)"
+      t=$(( $(counter_attr "$counters" total) - $(counter_attr "$counters" executed) ))
+      (( t > s )) && s=$t
+      total_passed=$(( total_passed + p ))
+      total_failed=$(( total_failed + f ))
+      total_skipped=$(( total_skipped + s ))
+      project_failed=$(( project_failed + f ))
+    done < <(find "$RESULTS_DIR" -maxdepth 2 -type f \( -name "$name.trx" -o -name "${name}_*.trx" \) 2>/dev/null | LC_ALL=C sort)
+
+    rc="${exit_codes[$name]}"
+    if [[ "$found_trx" -eq 0 ]]; then
+      total_failed=$(( total_failed + 1 ))
+      notes+=("$name: no TRX results (dotnet test exited $rc; build failure or test host crash) - counted as 1 failed")
+    elif [[ "$rc" -ne 0 && "$project_failed" -eq 0 ]]; then
+      total_failed=$(( total_failed + 1 ))
+      notes+=("$name: dotnet test exited $rc with no failed test recorded - counted as 1 failed")
+    fi
+  done
+
+  if [[ "$build_ok" -eq 0 ]]; then
+    total_failed=$(( total_failed + 1 ))
+    notes+=("build of $SOLUTION failed (tests above may have run stale binaries) - counted as 1 failed")
+  fi
+
+  echo
+  echo "Test results: $RESULTS_DIR"
+  local note
+  for note in "${notes[@]+"${notes[@]}"}"; do
+    echo "FAILED: $note"
+  done
+
+  local summary="$total_passed passed, $total_failed failed"
+  if [[ "$total_skipped" -gt 0 ]]; then
+    summary+=", $total_skipped skipped"
+  fi
+
+  local status=0
+  if [[ "$total_failed" -gt 0 ]]; then
+    status=1
+  elif [[ $(( total_passed + total_failed )) -eq 0 ]]; then
+    echo "FAILED: no tests ran"
+    status=1
+  fi
+  echo "$summary"
+  exit "$status"
+}
+
+# --------------------------------------------------------------------------
+# demo / bench
+# --------------------------------------------------------------------------
+
+cmd_demo() {
+  ensure_prereqs
+  build_solution
+  if [[ -d samples/Quickstart ]]; then
+    exec dotnet run --project samples/Quickstart -c "$CONFIGURATION" --no-build -- "$@"
+  fi
+  exec dotnet run --project src/Dsql.Emulator -c "$CONFIGURATION" --no-build -f net10.0 -- demo "$@"
+}
+
+cmd_bench() {
+  local bench_project="tests/Dsql.Emulator.Benchmarks"
+  if [[ ! -d "$bench_project" ]]; then
+    err "$bench_project does not exist"
+    exit 1
+  fi
+  ensure_prereqs
+  build_solution
+  exec dotnet run --project "$bench_project" -c "$CONFIGURATION" -- "$@"
+}
+
+main() {
+  local command="${1:-}"
+  [[ $# -gt 0 ]] && shift
+  case "$command" in
+    test) cmd_test "$@" ;;
+    demo) cmd_demo "$@" ;;
+    bench) cmd_bench "$@" ;;
+    prereqs) ensure_prereqs; log "prerequisites satisfied" ;;
+    -h|--help|help) usage; exit 0 ;;
+    *)
+      [[ -n "$command" ]] && err "unknown command: $command"
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
