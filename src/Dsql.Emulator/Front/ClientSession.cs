@@ -244,10 +244,19 @@ internal sealed class ClientSession
         _clientWriter.WriteInt32(3);
         _clientWriter.EndMessage();
         await _clientWriter.FlushAsync(cancellationToken).ConfigureAwait(false);
-        var passwordMessage = await _clientReader.ReadAsync(null, cancellationToken).ConfigureAwait(false);
+        PgMessage passwordMessage;
+        try
+        {
+            // The limit is checked on the length word, before any body is buffered.
+            passwordMessage = await _clientReader.ReadAsync(null, cancellationToken, PgConstants.MaxPasswordMessageLength).ConfigureAwait(false);
+        }
+        catch (PgProtocolException ex)
+        {
+            return await RefuseAsync(PgConstants.ProtocolViolation, $"expected a password message of at most {PgConstants.MaxPasswordMessageLength} bytes: {ex.Message}", cancellationToken).ConfigureAwait(false);
+        }
         if (passwordMessage.IsEnd) return false;
-        if (passwordMessage.Type != PgConstants.Password || passwordMessage.Raw.Length > PgConstants.MaxPasswordMessageLength)
-            return await RefuseAsync(PgConstants.ProtocolViolation, $"expected a password message of at most {PgConstants.MaxPasswordMessageLength} bytes", cancellationToken).ConfigureAwait(false);
+        if (passwordMessage.Type != PgConstants.Password)
+            return await RefuseAsync(PgConstants.ProtocolViolation, $"expected a password message of at most {PgConstants.MaxPasswordMessageLength} bytes, got message type '{(char)passwordMessage.Type}'", cancellationToken).ConfigureAwait(false);
         var body = passwordMessage.Body;
         int terminator = body.IndexOf((byte)0);
         string token = Encoding.UTF8.GetString(terminator >= 0 ? body[..terminator] : body);

@@ -35,14 +35,17 @@ internal sealed class PgMessageReader
         }
     }
 
-    /// <summary>Reads the next message; returns <c>default</c> (type 0) when the stream ended cleanly between messages.</summary>
-    public async ValueTask<PgMessage> ReadAsync(Func<ValueTask>? beforeBlocking, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the next message; returns <c>default</c> (type 0) when the stream ended cleanly between messages.
+    /// <paramref name="maxLength"/> lowers the length limit for this message (checked before its body is read).
+    /// </summary>
+    public async ValueTask<PgMessage> ReadAsync(Func<ValueTask>? beforeBlocking, CancellationToken cancellationToken, int maxLength = int.MaxValue)
     {
         if (!await EnsureAsync(5, beforeBlocking, cancellationToken, allowEof: true).ConfigureAwait(false))
             return default;
         byte type = _buffer[_start];
         int length = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(_start + 1));
-        if (length < 4 || length > _maxMessageLength)
+        if (length < 4 || length > Math.Min(maxLength, _maxMessageLength))
             throw new PgProtocolException($"invalid message length {length} for message type '{(char)type}'");
         await EnsureAsync(length + 1, beforeBlocking, cancellationToken, allowEof: false).ConfigureAwait(false);
         var message = new PgMessage(type, new ReadOnlyMemory<byte>(_buffer, _start, length + 1));
