@@ -89,6 +89,9 @@ public sealed class DsqlEmulator : IAsyncDisposable
         }
     }
 
+    /// <summary>Every session the emulator tracks, including those still in their handshake.</summary>
+    internal int TrackedSessionCount => _sessions.Count;
+
     /// <summary>Connection string of the throwaway PostgreSQL cluster (null when attached to an existing server).</summary>
     public string? BackendConnectionString => _cluster?.ConnectionString;
 

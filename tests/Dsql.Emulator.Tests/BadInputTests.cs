@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections;
-using System.Reflection;
 using System.Text;
 using Dsql.Emulator.Tests.Infrastructure;
 using Npgsql;
@@ -563,12 +562,7 @@ public sealed class BadInputTests(BackendFixture backend)
     }
 
     /// <summary>Every session the emulator still tracks, authenticated or not (OpenSessionCount sees only the former).</summary>
-    private static int TrackedSessionCount(DsqlEmulator emulator)
-    {
-        var field = typeof(DsqlEmulator).GetField("_sessions", BindingFlags.Instance | BindingFlags.NonPublic)
-            ?? throw new InvalidOperationException("DsqlEmulator._sessions not found: update the leak check");
-        return ((ICollection)field.GetValue(emulator)!).Count;
-    }
+    private static int TrackedSessionCount(DsqlEmulator emulator) => emulator.TrackedSessionCount;
 
     private Task<long> CountBackendSessionsAsync(string applicationName, string extraCondition = "")
         => CountBackendSessionsAsync([applicationName], extraCondition);
