@@ -120,6 +120,8 @@ public sealed class DsqlEmulator : IAsyncDisposable
 
         string workDirectory = Path.Combine(Path.GetTempPath(), "dsql-emulator", "emulator-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant());
         Directory.CreateDirectory(workDirectory);
+        // Lets the next start remove this directory if this process dies without disposing the emulator.
+        await File.WriteAllTextAsync(Path.Combine(workDirectory, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
         var certificates = EmulatorCertificates.Create(endpoints.Select(e => e.Host), options.TimeProvider.GetUtcNow());
         var emulator = new DsqlEmulator(options, logger, certificates, workDirectory);
         try
