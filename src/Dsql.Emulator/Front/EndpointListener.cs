@@ -50,6 +50,20 @@ internal sealed class EndpointListener
             {
                 await _emulator.Faults.AcceptGate.WaitAsync(stopping).ConfigureAwait(false);
                 client = await _socket.AcceptAsync(stopping).ConfigureAwait(false);
+                // Accepting may have been paused while this accept was pending: hold the client unserved until resumed.
+                var gate = _emulator.Faults.AcceptGate;
+                if (!gate.IsCompleted)
+                {
+                    try
+                    {
+                        await gate.WaitAsync(stopping).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        client.Dispose();
+                        throw;
+                    }
+                }
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
