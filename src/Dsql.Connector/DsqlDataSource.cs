@@ -1,0 +1,302 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Polly;
+using Polly.Retry;
+
+namespace Dsql.Connector;
+
+/// <summary>
+/// A <see cref="DbDataSource"/> for Aurora DSQL: one <see cref="Npgsql.NpgsqlDataSource"/> with DSQL's rules
+/// applied (IAM tokens, verify-full TLS, a pool that never outlives DSQL's connection cut, a per-endpoint
+/// connection-rate bucket, and retries of throttled or transient connects). Connections are plain
+/// <see cref="NpgsqlConnection"/>s.
+/// </summary>
+public sealed class DsqlDataSource : DbDataSource
+{
+    private readonly DsqlConnectionStringBuilder _settings;
+    private readonly RateLimiter _rateLimiter;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ResiliencePipeline _retry;
+    private NpgsqlDataSource _inner = null!;
+
+    internal DsqlDataSource(DsqlConnectionStringBuilder settings, string endpoint, string region, DsqlTokenProvider tokenProvider, RateLimiter rateLimiter, ILogger logger, TimeProvider time)
+    {
+        _settings = settings;
+        Endpoint = endpoint;
+        Region = region;
+        TokenProvider = tokenProvider;
+        _rateLimiter = rateLimiter;
+        _logger = logger;
+        _time = time;
+        _retry = BuildRetryPipeline(settings.ConnectRetries);
+    }
+
+    /// <summary>Creates a data source from a connection string with the default credentials chain.</summary>
+    /// <exception cref="DsqlConfigurationException">A setting is invalid; the message names it and its value.</exception>
+    public static DsqlDataSource Create(string connectionString) => new DsqlDataSourceBuilder(connectionString).Build();
+
+    /// <summary>The DSQL endpoint tokens are signed for.</summary>
+    public string Endpoint { get; }
+
+    /// <summary>The Region tokens are signed for.</summary>
+    public string Region { get; }
+
+    /// <summary>The token cache behind the password callback.</summary>
+    public DsqlTokenProvider TokenProvider { get; }
+
+    /// <summary>The inner Npgsql data source, for advanced use (its settings are the connector's; do not weaken them).</summary>
+    public NpgsqlDataSource NpgsqlDataSource => _inner;
+
+    /// <summary>The effective settings without secrets (there are none: DSQL authenticates with tokens).</summary>
+    public override string ConnectionString => _settings.ToString() ?? "";
+
+    internal void Initialize(NpgsqlDataSource inner) => _inner = inner;
+
+    /// <summary>Creates a connection that is not open yet. Opening it directly skips the connector's connect retries; prefer <see cref="OpenConnectionAsync"/>.</summary>
+    public new NpgsqlConnection CreateConnection() => _inner.CreateConnection();
+
+    /// <inheritdoc />
+    protected override DbConnection CreateDbConnection() => _inner.CreateConnection();
+
+    /// <summary>
+    /// Rents a pooled connection (or opens a physical one), retrying throttled (53400, 53300) and transient
+    /// failures with exponential backoff and jitter within the <c>Timeout</c> setting and <paramref name="cancellationToken"/>.
+    /// A refused token is retried once with a freshly signed one, then reported as <see cref="DsqlAuthenticationException"/>.
+    /// </summary>
+    public new async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        // Fast path: a pooled rent that succeeds needs no retry machinery.
+        var connection = _inner.CreateConnection();
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch (Exception ex) when (IsRetryable(ex) || IsAuthenticationFailure(ex))
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return await OpenWithRetriesAsync(ex, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask<DbConnection> OpenDbConnectionAsync(CancellationToken cancellationToken = default)
+        => await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The synchronous twin of <see cref="OpenConnectionAsync"/> (it blocks the calling thread while it waits).</summary>
+    public new NpgsqlConnection OpenConnection()
+    {
+        var connection = _inner.CreateConnection();
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch (Exception ex) when (IsRetryable(ex) || IsAuthenticationFailure(ex))
+        {
+            connection.Dispose();
+            return OpenWithRetries(ex);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override DbConnection OpenDbConnection() => OpenConnection();
+
+    private async ValueTask<NpgsqlConnection> OpenWithRetriesAsync(Exception first, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(_settings.Timeout));
+        bool tokenRefreshed = false;
+        if (IsAuthenticationFailure(first)) tokenRefreshed = RefreshTokenAfter((PostgresException)first);
+        try
+        {
+            return await _retry.ExecuteAsync(async token =>
+            {
+                while (true)
+                {
+                    var connection = _inner.CreateConnection();
+                    try
+                    {
+                        await connection.OpenAsync(token).ConfigureAwait(false);
+                        return connection;
+                    }
+                    catch (PostgresException ex) when (IsAuthenticationFailure(ex))
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                        if (tokenRefreshed) throw new DsqlAuthenticationException(Endpoint, _settings.Username, ex);
+                        tokenRefreshed = RefreshTokenAfter(ex);
+                    }
+                    catch
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                        throw;
+                    }
+                }
+            }, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && deadline.IsCancellationRequested)
+        {
+            throw new NpgsqlException($"Could not open a connection to {Endpoint} within the Timeout of {_settings.Timeout} s (connect retries included).", new TimeoutException(ex.Message, ex));
+        }
+    }
+
+    private NpgsqlConnection OpenWithRetries(Exception first)
+    {
+        var started = Stopwatch.StartNew();
+        var budget = TimeSpan.FromSeconds(_settings.Timeout);
+        bool tokenRefreshed = false;
+        var last = first;
+        for (int attempt = 1; ; attempt++)
+        {
+            if (last is PostgresException auth && IsAuthenticationFailure(auth))
+            {
+                if (tokenRefreshed) throw new DsqlAuthenticationException(Endpoint, _settings.Username, auth);
+                tokenRefreshed = RefreshTokenAfter(auth);
+            }
+            else
+            {
+                if (attempt > _settings.ConnectRetries) throw last is NpgsqlException ? last : new NpgsqlException(last.Message, last);
+                var delay = BackoffDelay(attempt);
+                if (started.Elapsed + delay > budget) throw last;
+                Log.ConnectRetry(_logger, Endpoint, Describe(last), attempt, delay.TotalMilliseconds);
+                Thread.Sleep(delay);
+            }
+            var connection = _inner.CreateConnection();
+            try
+            {
+                connection.Open();
+                return connection;
+            }
+            catch (Exception ex) when (IsRetryable(ex) || IsAuthenticationFailure(ex))
+            {
+                connection.Dispose();
+                last = ex;
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private bool RefreshTokenAfter(PostgresException ex)
+    {
+        Log.AuthenticationRetry(_logger, Endpoint, _settings.Username, ex.SqlState);
+        TokenProvider.Invalidate(Endpoint, Region, _settings.Username);
+        return true;
+    }
+
+    /// <summary>Backoff of the connect retries: 100 ms doubling to at most 5 s, with full jitter (the synchronous path).</summary>
+    private static TimeSpan BackoffDelay(int attempt)
+    {
+        double ceiling = Math.Min(5_000, 100 * Math.Pow(2, attempt - 1));
+        return TimeSpan.FromMilliseconds(ceiling / 2 + Random.Shared.NextDouble() * ceiling / 2);
+    }
+
+    private ResiliencePipeline BuildRetryPipeline(int retries)
+    {
+        if (retries == 0) return ResiliencePipeline.Empty;
+        return new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = retries,
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = TimeSpan.FromMilliseconds(100),
+                MaxDelay = TimeSpan.FromSeconds(5),
+                UseJitter = true,
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsRetryable),
+                OnRetry = args =>
+                {
+                    Log.ConnectRetry(_logger, Endpoint, args.Outcome.Exception is { } ex ? Describe(ex) : "unknown", args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds);
+                    return default;
+                },
+            })
+            .Build();
+    }
+
+    /// <summary>Throttling (53400 rate, 53300 too many connections) and transient network failures are worth another attempt.</summary>
+    internal static bool IsRetryable(Exception exception) => exception switch
+    {
+        DsqlAuthenticationException => false,
+        PostgresException pg => pg.SqlState is "53400" or "53300" || (pg.IsTransient && !IsAuthenticationFailure(pg)),
+        NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is SocketException or IOException or TimeoutException,
+        _ => false,
+    };
+
+    internal static bool IsAuthenticationFailure(Exception exception) => exception is PostgresException { SqlState: "28000" or "28P01" };
+
+    private static string Describe(Exception exception) => exception is PostgresException pg ? $"{pg.SqlState} {pg.MessageText}" : exception.GetType().Name + ": " + exception.Message;
+
+    // ---------------------------------------------------------------- password callback
+
+    internal string ProvidePassword(string user)
+    {
+        // A synchronous open blocks its thread by nature; wait for a connect permit the same way.
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            using var lease = _rateLimiter.AttemptAcquire(1);
+            if (lease.IsAcquired) break;
+            Thread.Sleep(lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMilliseconds(10));
+        }
+        LogWait(started);
+        return TokenProvider.GetToken(Endpoint, Region, user);
+    }
+
+    internal async ValueTask<string> ProvidePasswordAsync(string user, CancellationToken cancellationToken)
+    {
+        using (var lease = _rateLimiter.AttemptAcquire(1))
+        {
+            if (lease.IsAcquired) return await TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken).ConfigureAwait(false);
+        }
+        var started = Stopwatch.GetTimestamp();
+        using (var lease = await _rateLimiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false))
+        {
+            if (!lease.IsAcquired) throw new NpgsqlException($"The connection-rate limiter for {Endpoint} refused a connect permit.");
+        }
+        LogWait(started);
+        return await TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void LogWait(long started)
+    {
+        var waited = Stopwatch.GetElapsedTime(started);
+        if (waited > TimeSpan.FromMilliseconds(1)) Log.RateLimitWait(_logger, Endpoint, waited.TotalMilliseconds);
+    }
+
+    // ---------------------------------------------------------------- disposal
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner?.Dispose();
+            TokenProvider.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask DisposeAsyncCore()
+    {
+        if (_inner is not null) await _inner.DisposeAsync().ConfigureAwait(false);
+        TokenProvider.Dispose();
+    }
+}
