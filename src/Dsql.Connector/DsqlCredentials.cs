@@ -1,0 +1,178 @@
+using Amazon.Runtime;
+using Amazon.Runtime.CredentialManagement;
+using Amazon.Runtime.Credentials;
+
+namespace Dsql.Connector;
+
+/// <summary>
+/// Finds the AWS credentials used to sign DSQL tokens: either the AWS SDK's default credential chain or a named
+/// profile from the shared AWS files.
+/// </summary>
+internal static class DsqlCredentials
+{
+    /// <summary>
+    /// Returns credentials for <paramref name="profile"/>, or the AWS SDK default chain when it is
+    /// <see langword="null"/>.
+    /// </summary>
+    /// <param name="profile">A profile in the shared AWS files, or <see langword="null"/> for the default chain.</param>
+    /// <returns>
+    /// For the default chain, credentials that walk the chain on first use (so nothing touches the network here)
+    /// and then follow the SDK's caching and refresh; a failure to find anything surfaces from
+    /// <see cref="AWSCredentials.GetCredentials"/> / <see cref="AWSCredentials.GetCredentialsAsync"/> as a
+    /// <see cref="DsqlCredentialsException"/>. For a named profile, the SDK's credentials for that profile
+    /// (SSO and assume-role profiles refresh themselves).
+    /// </returns>
+    /// <exception cref="DsqlCredentialsException">The named profile does not exist or cannot be used.</exception>
+    public static AWSCredentials Resolve(string? profile)
+    {
+        if (profile is null)
+        {
+            return new DefaultChainCredentials();
+        }
+
+        if (string.IsNullOrWhiteSpace(profile))
+        {
+            throw new ArgumentException("The AWS profile name must not be empty; pass null to use the default credential chain.", nameof(profile));
+        }
+
+        AWSCredentials? credentials;
+        try
+        {
+            if (new CredentialProfileStoreChain().TryGetAWSCredentials(profile, out credentials))
+            {
+                return credentials;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new DsqlCredentialsException(
+                $"The AWS profile '{profile}' (looked up in {SharedFilesDescription()}) cannot be used: {ex.Message} "
+                + "Check the profile's settings (an SSO profile needs the AWSSDK.SSO and AWSSDK.SSOOIDC packages and `aws sso login`; "
+                + "an assume-role or web-identity profile needs the AWSSDK.SecurityToken package).",
+                ex)
+            { Profile = profile };
+        }
+
+        throw new DsqlCredentialsException(
+            $"The AWS profile '{profile}' was not found. Searched {SharedFilesDescription()}. "
+            + $"Create it with `aws configure --profile {profile}` (or `aws configure sso --profile {profile}`), "
+            + "fix the Profile option, or pass credentials with UseCredentials.")
+        { Profile = profile };
+    }
+
+    /// <summary>
+    /// Resolves credentials like <see cref="Resolve"/> and then fetches them once, so that a missing or unusable
+    /// configuration fails here rather than at the first connection.
+    /// </summary>
+    /// <param name="profile">A profile in the shared AWS files, or <see langword="null"/> for the default chain.</param>
+    /// <param name="cancellationToken">Cancels waiting for the credentials (the SDK's lookup may continue in the background).</param>
+    /// <returns>The credentials, already known to resolve.</returns>
+    /// <exception cref="DsqlCredentialsException">No credentials were found, or they cannot be used.</exception>
+    public static async ValueTask<AWSCredentials> ResolveAsync(string? profile, CancellationToken cancellationToken = default)
+    {
+        AWSCredentials credentials = Resolve(profile);
+        try
+        {
+            await credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonClientException ex) when (profile is not null)
+        {
+            throw new DsqlCredentialsException(
+                $"The AWS profile '{profile}' (from {SharedFilesDescription()}) did not yield credentials: {ex.Message}",
+                ex)
+            { Profile = profile };
+        }
+
+        return credentials;
+    }
+
+    /// <summary>The text used when the default chain finds nothing: where it looked and how to fix it.</summary>
+    internal static string NoCredentialsMessage(string? sdkDetail)
+    {
+        string detail = string.IsNullOrWhiteSpace(sdkDetail) ? string.Empty : $" The AWS SDK reported: {sdkDetail.Trim()}";
+        return "No AWS credentials were found to sign Aurora DSQL authentication tokens. The AWS SDK default credential chain looked at: "
+            + "the environment variables AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN); "
+            + $"the profile named by AWS_PROFILE (or 'default') in {SharedFilesDescription()}, including SSO and assume-role profiles; "
+            + "web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN); "
+            + "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / AWS_CONTAINER_CREDENTIALS_FULL_URI); "
+            + "and EC2 instance metadata (unless AWS_EC2_METADATA_DISABLED=true). "
+            + "To fix it: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, "
+            + "set the Profile option to a profile that exists, or pass credentials with UseCredentials."
+            + detail;
+    }
+
+    /// <summary>Names the shared credentials and config files the SDK reads.</summary>
+    /// <remarks>
+    /// The SDK reads AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE once per process (falling back to
+    /// ~/.aws/credentials and ~/.aws/config), and <see cref="Amazon.AWSConfigs.AWSProfilesLocation"/> replaces the
+    /// credentials file; the paths named here are the ones it actually uses.
+    /// </remarks>
+    internal static string SharedFilesDescription()
+    {
+        string? overridden = Amazon.AWSConfigs.AWSProfilesLocation;
+        string credentialsFile = string.IsNullOrEmpty(overridden) ? SharedCredentialsFile.DefaultFilePath : overridden;
+        string configFile = SharedCredentialsFile.DefaultConfigFilePath;
+        return $"the shared credentials file '{credentialsFile}' and the shared config file '{configFile}' "
+            + "(set AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE to use other files)";
+    }
+
+    /// <summary>
+    /// The AWS SDK default chain, walked on first use rather than when the data source is built. Every call goes
+    /// through <see cref="DefaultAWSCredentialsIdentityResolver"/>, which caches what it found, notices changes to
+    /// the environment and the shared files, and returns credentials that refresh themselves.
+    /// </summary>
+    internal sealed class DefaultChainCredentials : AWSCredentials
+    {
+        private AWSCredentials? _last;
+
+        /// <summary>The expiration of the credentials most recently returned, when the source reports one.</summary>
+        public override DateTime? Expiration
+        {
+            get => _last?.Expiration;
+            set { }
+        }
+
+        /// <inheritdoc />
+        public override ImmutableCredentials GetCredentials() => GetWithExpiration().Credentials;
+
+        /// <inheritdoc />
+        public override async Task<ImmutableCredentials> GetCredentialsAsync() =>
+            (await GetWithExpirationAsync().ConfigureAwait(false)).Credentials;
+
+        /// <summary>The credentials and the expiration reported by the source that produced them.</summary>
+        internal (ImmutableCredentials Credentials, DateTime? Expiration) GetWithExpiration()
+        {
+            AWSCredentials source;
+            try
+            {
+                source = DefaultAWSCredentialsIdentityResolver.GetCredentials();
+            }
+            catch (AmazonClientException ex)
+            {
+                throw new DsqlCredentialsException(NoCredentialsMessage(ex.Message), ex);
+            }
+
+            ImmutableCredentials credentials = source.GetCredentials();
+            _last = source;
+            return (credentials, source.Expiration);
+        }
+
+        /// <summary>The credentials and the expiration reported by the source that produced them.</summary>
+        internal async Task<(ImmutableCredentials Credentials, DateTime? Expiration)> GetWithExpirationAsync()
+        {
+            AWSCredentials source;
+            try
+            {
+                source = await DefaultAWSCredentialsIdentityResolver.GetCredentialsAsync().ConfigureAwait(false);
+            }
+            catch (AmazonClientException ex)
+            {
+                throw new DsqlCredentialsException(NoCredentialsMessage(ex.Message), ex);
+            }
+
+            ImmutableCredentials credentials = await source.GetCredentialsAsync().ConfigureAwait(false);
+            _last = source;
+            return (credentials, source.Expiration);
+        }
+    }
+}
