@@ -91,13 +91,26 @@ public sealed class DsqlTokenProvider : IDisposable
 
     private async Task<string> SignSharedAsync(TokenKey key, CancellationToken cancellationToken)
     {
-        var signing = _signing.GetOrAdd(key, static (k, self) => self.SignAndStoreAsync(k), this);
-        var token = await signing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var token = await SignShared(key).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (_entries.TryGetValue(key, out var entry)) entry.LastUsedTicks = _time.GetUtcNow().UtcTicks;
         return token.Value;
     }
 
-    private async Task<DsqlToken> SignAndStoreAsync(TokenKey key)
+    /// <summary>The signing in progress for the key, or a new one: concurrent callers share one.</summary>
+    private Task<DsqlToken> SignShared(TokenKey key)
+    {
+        while (true)
+        {
+            if (_signing.TryGetValue(key, out var running)) return running;
+            var completion = new TaskCompletionSource<DsqlToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Registered before it starts, so that its removal (when done) can never come first.
+            if (!_signing.TryAdd(key, completion.Task)) continue;
+            _ = SignAndStoreAsync(key, completion);
+            return completion.Task;
+        }
+    }
+
+    private async Task SignAndStoreAsync(TokenKey key, TaskCompletionSource<DsqlToken> completion)
     {
         try
         {
@@ -105,11 +118,13 @@ public sealed class DsqlTokenProvider : IDisposable
             var token = await _generator.GenerateAsync(key.Host, key.Region, key.User, _lifetime).ConfigureAwait(false);
             Log.TokenSigned(_logger, key.Host, key.Region, key.User, token.ExpiresAt, _time.GetElapsedTime(started).TotalMilliseconds);
             Store(key, token);
-            return token;
+            _signing.TryRemove(new KeyValuePair<TokenKey, Task<DsqlToken>>(key, completion.Task));
+            completion.SetResult(token);
         }
-        finally
+        catch (Exception ex)
         {
-            _signing.TryRemove(key, out _);
+            _signing.TryRemove(new KeyValuePair<TokenKey, Task<DsqlToken>>(key, completion.Task));
+            completion.SetException(ex);
         }
     }
 
@@ -123,7 +138,7 @@ public sealed class DsqlTokenProvider : IDisposable
     {
         try
         {
-            await _signing.GetOrAdd(key, static (k, self) => self.SignAndStoreAsync(k), this).ConfigureAwait(false);
+            await SignShared(key).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
