@@ -20,9 +20,12 @@ internal static class ConnectRateLimiters
         // Replenish in small steps (about every 100 ms) so that a drained bucket releases connects steadily.
         int tokensPerPeriod = Math.Max(1, (int)Math.Round(ratePerSecond / 10));
         var period = TimeSpan.FromSeconds(tokensPerPeriod / ratePerSecond);
+        // A step can land just after the burst was spent, before the server's continuously refilling bucket has
+        // earned the same tokens; holding one step back from the burst keeps the client behind the server.
+        int limit = Math.Max(1, burst - tokensPerPeriod);
         return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
-            TokenLimit = burst,
+            TokenLimit = limit,
             TokensPerPeriod = tokensPerPeriod,
             ReplenishmentPeriod = period,
             AutoReplenishment = true,

@@ -122,11 +122,22 @@ public sealed class DsqlDataSource : DbDataSource
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(_settings.Timeout));
         bool tokenRefreshed = false;
-        if (IsAuthenticationFailure(first)) tokenRefreshed = RefreshTokenAfter((PostgresException)first);
+        // The fast path's failure counts as the pipeline's first attempt, so that its retry is delayed and logged like the others.
+        Exception? pending = first;
+        if (IsAuthenticationFailure(first))
+        {
+            tokenRefreshed = RefreshTokenAfter((PostgresException)first);
+            pending = null;
+        }
         try
         {
             return await _retry.ExecuteAsync(async token =>
             {
+                if (pending is { } failed)
+                {
+                    pending = null;
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+                }
                 while (true)
                 {
                     var connection = _inner.CreateConnection();
@@ -247,7 +258,9 @@ public sealed class DsqlDataSource : DbDataSource
 
     internal string ProvidePassword(string user)
     {
-        // A synchronous open blocks its thread by nature; wait for a connect permit the same way.
+        // The token first, the permit last: the token goes out right after the permit, so signing time never
+        // bunches paced connects together. A synchronous open blocks its thread by nature; it waits the same way.
+        string token = TokenProvider.GetToken(Endpoint, Region, user);
         var started = Stopwatch.GetTimestamp();
         while (true)
         {
@@ -256,22 +269,30 @@ public sealed class DsqlDataSource : DbDataSource
             Thread.Sleep(lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMilliseconds(10));
         }
         LogWait(started);
-        return TokenProvider.GetToken(Endpoint, Region, user);
+        return token;
     }
 
-    internal async ValueTask<string> ProvidePasswordAsync(string user, CancellationToken cancellationToken)
+    internal ValueTask<string> ProvidePasswordAsync(string user, CancellationToken cancellationToken)
     {
-        using (var lease = _rateLimiter.AttemptAcquire(1))
+        var pending = TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
         {
-            if (lease.IsAcquired) return await TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken).ConfigureAwait(false);
+            using var lease = _rateLimiter.AttemptAcquire(1);
+            if (lease.IsAcquired) return pending;
         }
+        return WaitForPermitAsync(pending, cancellationToken);
+    }
+
+    private async ValueTask<string> WaitForPermitAsync(ValueTask<string> pendingToken, CancellationToken cancellationToken)
+    {
+        string token = await pendingToken.ConfigureAwait(false);
         var started = Stopwatch.GetTimestamp();
         using (var lease = await _rateLimiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false))
         {
             if (!lease.IsAcquired) throw new NpgsqlException($"The connection-rate limiter for {Endpoint} refused a connect permit.");
         }
         LogWait(started);
-        return await TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken).ConfigureAwait(false);
+        return token;
     }
 
     private void LogWait(long started)

@@ -19,14 +19,11 @@ namespace Dsql.Connector;
 /// </example>
 public sealed class DsqlDataSourceBuilder
 {
-    /// <summary>Longest transaction the connector's transaction guard lets run (DSQL's cap is 300 s).</summary>
-    internal static readonly TimeSpan LongestTransaction = TimeSpan.FromSeconds(300);
-
-    /// <summary>Age after which no statement may run on a connection (DSQL cuts at 60 minutes; one minute of margin).</summary>
-    internal static readonly TimeSpan StatementAgeCap = TimeSpan.FromMinutes(59);
-
-    /// <summary>Largest pool lifetime: a connection rented just before it, then held for the longest transaction, still ends before <see cref="StatementAgeCap"/>.</summary>
-    internal static readonly TimeSpan MaxConnectionLifetime = StatementAgeCap - LongestTransaction; // 54 min
+    /// <summary>
+    /// Largest pool lifetime (54 min): DSQL cuts connections at 60 minutes, and a connection rented just before its
+    /// lifetime ends may still run the longest transaction DSQL allows (5 min), which must finish by minute 59.
+    /// </summary>
+    internal static TimeSpan MaxConnectionLifetime => DsqlConnectionStringBuilder.MaximumConnectionLifetime;
 
     /// <summary>Width of the random window below <see cref="MaxConnectionLifetime"/> each data source picks its lifetime from.</summary>
     internal static readonly TimeSpan LifetimeSpread = TimeSpan.FromMinutes(4);

@@ -227,11 +227,6 @@ internal sealed class ClientSession
 
         if (faults.TakeRefusal() is { } refusal)
             return await RefuseAsync(refusal.SqlState, refusal.Message, cancellationToken).ConfigureAwait(false);
-        if (!_endpoint.RateLimiter.TryAcquire())
-        {
-            Log.RateLimited(_logger, Id, _endpoint.Host);
-            return await RefuseAsync(PgConstants.RateExceeded, DsqlMessages.RateExceeded, cancellationToken).ConfigureAwait(false);
-        }
         if (Interlocked.Increment(ref _endpoint.OpenSessions) > _emulator.Options.MaxConnections)
         {
             Interlocked.Decrement(ref _endpoint.OpenSessions);
@@ -257,6 +252,13 @@ internal sealed class ClientSession
         if (passwordMessage.IsEnd) return false;
         if (passwordMessage.Type != PgConstants.Password)
             return await RefuseAsync(PgConstants.ProtocolViolation, $"expected a password message of at most {PgConstants.MaxPasswordMessageLength} bytes, got message type '{(char)passwordMessage.Type}'", cancellationToken).ConfigureAwait(false);
+        // A connection counts against the rate when it presents its credentials (clients that pace themselves
+        // wait before they send the token).
+        if (!_endpoint.RateLimiter.TryAcquire())
+        {
+            Log.RateLimited(_logger, Id, _endpoint.Host);
+            return await RefuseAsync(PgConstants.RateExceeded, DsqlMessages.RateExceeded, cancellationToken).ConfigureAwait(false);
+        }
         var body = passwordMessage.Body;
         int terminator = body.IndexOf((byte)0);
         string token = Encoding.UTF8.GetString(terminator >= 0 ? body[..terminator] : body);
