@@ -68,6 +68,22 @@ public sealed class AwsEnvironment : IDisposable
     private static readonly Lazy<string> SharedDirectory = new(
         () => System.IO.Directory.CreateTempSubdirectory("dsql-aws-env-").FullName);
 
+    /// <summary>
+    /// Runs when the test assembly loads, before any test can touch the AWS SDK: the SDK reads the shared file
+    /// locations once per process, so they must point at the test folder from the start (never the real ~/.aws).
+    /// </summary>
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void PointTheSdkAtTheTestFolder()
+    {
+        string directory = SharedDirectory.Value;
+        string credentials = Path.Combine(directory, "credentials"), config = Path.Combine(directory, "config");
+        File.WriteAllText(credentials, string.Empty);
+        File.WriteAllText(config, string.Empty);
+        Environment.SetEnvironmentVariable("AWS_SHARED_CREDENTIALS_FILE", credentials);
+        Environment.SetEnvironmentVariable("AWS_CONFIG_FILE", config);
+        Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+    }
+
     public string Directory { get; }
 
     public string CredentialsFile { get; }
