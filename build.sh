@@ -4,6 +4,7 @@
 #   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj
 #   ./build.sh demo [args]   build and run the quickstart (or the emulator's demo)
 #   ./build.sh bench [args]  build and run the emulator benchmarks
+#   ./build.sh bench connector [args]  the connector's BenchmarkDotNet suite
 #   ./build.sh prereqs       only check/install the prerequisites
 #
 # Prerequisites: the .NET 10 SDK, and PostgreSQL server binaries (initdb,
@@ -48,7 +49,10 @@ Commands:
                  TRX results go to artifacts/test-results; last line is
                  "N passed, N failed[, N skipped]"
   demo [args]    build and run samples/Quickstart, or the emulator's "demo" command
-  bench [args]   build and run tests/Dsql.Emulator.Benchmarks (args go to BenchmarkDotNet)
+  bench [args]   build and run tests/Dsql.Emulator.Benchmarks (latency|sessions|coldstart|all)
+  bench connector [args]
+                 build and run tests/Dsql.Connector.Benchmarks (args go to BenchmarkDotNet,
+                 e.g. --filter '*Token*')
   prereqs        check (and if needed install) the .NET SDK and PostgreSQL binaries
 EOF
 }
@@ -397,13 +401,18 @@ cmd_demo() {
 
 cmd_bench() {
   local bench_project="tests/Dsql.Emulator.Benchmarks"
+  # "./build.sh bench connector [BenchmarkDotNet args]" runs the connector's BenchmarkDotNet suite.
+  if [[ "${1:-}" == "connector" ]]; then
+    shift
+    bench_project="tests/Dsql.Connector.Benchmarks"
+  fi
   if [[ ! -d "$bench_project" ]]; then
     err "$bench_project does not exist"
     exit 1
   fi
   ensure_prereqs
   build_solution
-  exec dotnet run --project "$bench_project" -c "$CONFIGURATION" -- "$@"
+  exec dotnet run --project "$bench_project" -c "$CONFIGURATION" --no-build -- "$@"
 }
 
 main() {

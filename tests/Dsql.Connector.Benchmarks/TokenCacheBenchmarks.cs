@@ -1,0 +1,30 @@
+using Amazon.Runtime;
+using BenchmarkDotNet.Attributes;
+
+namespace Dsql.Connector.Benchmarks;
+
+/// <summary>The token lookup a physical connect performs: a cache hit must cost under 1 µs and allocate nothing.</summary>
+[MemoryDiagnoser]
+public class TokenCacheBenchmarks
+{
+    private const string Host = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws";
+    private DsqlTokenProvider _provider = null!;
+    private DsqlTokenGenerator _generator = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _generator = new DsqlTokenGenerator(new BasicAWSCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
+        _provider = new DsqlTokenProvider(_generator);
+        _provider.GetTokenAsync(Host, "us-east-1", "admin").AsTask().GetAwaiter().GetResult();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _provider.Dispose();
+
+    [Benchmark(Description = "cache hit (GetTokenAsync)")]
+    public ValueTask<string> CacheHit() => _provider.GetTokenAsync(Host, "us-east-1", "admin");
+
+    [Benchmark(Description = "signing a new token (a miss)")]
+    public string Sign() => _generator.GenerateToken(Host, "us-east-1", "admin");
+}
