@@ -15,7 +15,7 @@ namespace Dsql.Connector;
 /// connection-rate bucket, and retries of throttled or transient connects). Connections are plain
 /// <see cref="NpgsqlConnection"/>s.
 /// </summary>
-public sealed class DsqlDataSource : DbDataSource
+public sealed partial class DsqlDataSource : DbDataSource
 {
     private readonly DsqlConnectionStringBuilder _settings;
     private readonly RateLimiter _rateLimiter;

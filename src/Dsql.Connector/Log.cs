@@ -25,4 +25,10 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Information, "DSQL data source for {Host} ({Region}) as {User}: pool {MinPool}-{MaxPool}, connection lifetime {LifetimeSeconds} s, connect rate {Rate}/s burst {Burst}")]
     public static partial void DataSourceBuilt(ILogger logger, string host, string region, string user, int minPool, int maxPool, int lifetimeSeconds, double rate, int burst);
+
+    [LoggerMessage(8, LogLevel.Information, "Transaction conflicted ({Reason}); attempt {Attempt} in {DelayMs:F0} ms")]
+    public static partial void TransactionConflictRetry(ILogger logger, int attempt, double delayMs, string reason);
+
+    [LoggerMessage(9, LogLevel.Warning, "Transaction guard: the transaction ran {Seconds:F1} s, past its limit of {LimitSeconds:F1} s; it was cancelled and rolled back")]
+    public static partial void TransactionGuardTripped(ILogger logger, double seconds, double limitSeconds);
 }

@@ -1,0 +1,57 @@
+namespace Dsql.Connector;
+
+/// <summary>
+/// How <see cref="DsqlDataSource.ExecuteInTransactionAsync{T}"/> runs a transaction: how often it retries an
+/// optimistic-concurrency conflict, how long it waits between attempts, and how long one attempt may take.
+/// Plain data; validated when used.
+/// </summary>
+public sealed class DsqlTransactionOptions
+{
+    /// <summary>The transaction limit DSQL enforces: 300 seconds.</summary>
+    public static readonly TimeSpan DsqlTransactionLimit = TimeSpan.FromSeconds(300);
+
+    /// <summary>Default guard: DSQL's 300 s less 10 s, so that the connector ends a transaction before DSQL does and can say why.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(290);
+
+    /// <summary>The defaults, shared; do not modify.</summary>
+    internal static DsqlTransactionOptions Default { get; } = new();
+
+    /// <summary>
+    /// Retries after the first attempt when the transaction fails with 40001 (OC000/OC001). Default 10: in the
+    /// contention benchmark (docs/performance.md) no transaction needed more than this with the default backoff.
+    /// </summary>
+    public int MaxRetries { get; set; } = 10;
+
+    /// <summary>Delay before the first retry; it doubles with each further retry. Default 10 ms (measured, see docs/performance.md).</summary>
+    public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Longest delay between two attempts. Default 1 s (measured, see docs/performance.md).</summary>
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Randomizes each delay so that conflicting clients do not retry in step. Default true.</summary>
+    public bool UseJitter { get; set; } = true;
+
+    /// <summary>
+    /// The work only reads. A read-only transaction cannot conflict on DSQL, so it runs once, without the retry
+    /// pipeline, and ends with ROLLBACK rather than COMMIT (nothing to write).
+    /// </summary>
+    public bool ReadOnly { get; set; }
+
+    /// <summary>
+    /// The transaction guard: an attempt still running after this long is cancelled, rolled back and reported with
+    /// <see cref="DsqlTransactionTimeoutException"/>. Default <see cref="DefaultTimeout"/>; at most 300 s.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = DefaultTimeout;
+
+    internal void Validate()
+    {
+        if (MaxRetries is < 0 or > 1000)
+            throw new DsqlConfigurationException(nameof(MaxRetries), $"DsqlTransactionOptions.MaxRetries '{MaxRetries}' must be between 0 and 1000.");
+        if (BaseDelay < TimeSpan.Zero)
+            throw new DsqlConfigurationException(nameof(BaseDelay), $"DsqlTransactionOptions.BaseDelay '{BaseDelay}' must not be negative.");
+        if (MaxDelay < BaseDelay)
+            throw new DsqlConfigurationException(nameof(MaxDelay), $"DsqlTransactionOptions.MaxDelay '{MaxDelay}' must be at least BaseDelay ({BaseDelay}).");
+        if (Timeout <= TimeSpan.Zero || Timeout > DsqlTransactionLimit)
+            throw new DsqlConfigurationException(nameof(Timeout), $"DsqlTransactionOptions.Timeout '{Timeout}' must be above zero and at most DSQL's transaction limit of 300 s.");
+    }
+}
