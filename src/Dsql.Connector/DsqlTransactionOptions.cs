@@ -48,10 +48,10 @@ public sealed class DsqlTransactionOptions
         if (MaxRetries is < 0 or > 1000)
             throw new DsqlConfigurationException(nameof(MaxRetries), $"DsqlTransactionOptions.MaxRetries '{MaxRetries}' must be between 0 and 1000.");
         if (BaseDelay < TimeSpan.Zero)
-            throw new DsqlConfigurationException(nameof(BaseDelay), $"DsqlTransactionOptions.BaseDelay '{BaseDelay}' must not be negative.");
+            throw new DsqlConfigurationException(nameof(BaseDelay), $"DsqlTransactionOptions.BaseDelay '{BaseDelay.TotalMilliseconds:0.###} ms' must not be negative.");
         if (MaxDelay < BaseDelay)
-            throw new DsqlConfigurationException(nameof(MaxDelay), $"DsqlTransactionOptions.MaxDelay '{MaxDelay}' must be at least BaseDelay ({BaseDelay}).");
+            throw new DsqlConfigurationException(nameof(MaxDelay), $"DsqlTransactionOptions.MaxDelay '{MaxDelay.TotalMilliseconds:0.###} ms' must be at least BaseDelay ({BaseDelay.TotalMilliseconds:0.###} ms).");
         if (Timeout <= TimeSpan.Zero || Timeout > DsqlTransactionLimit)
-            throw new DsqlConfigurationException(nameof(Timeout), $"DsqlTransactionOptions.Timeout '{Timeout}' must be above zero and at most DSQL's transaction limit of 300 s.");
+            throw new DsqlConfigurationException(nameof(Timeout), $"DsqlTransactionOptions.Timeout '{Timeout.TotalSeconds:0.###} s' must be above zero and at most DSQL's transaction limit of 300 s.");
     }
 }
