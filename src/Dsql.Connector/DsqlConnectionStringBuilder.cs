@@ -91,6 +91,12 @@ public sealed class DsqlConnectionStringBuilder
     /// <exception cref="ArgumentNullException"><paramref name="connectionString"/> is null.</exception>
     /// <exception cref="DsqlConfigurationException">A setting is unknown, refused, malformed or out of range.</exception>
     public DsqlConnectionStringBuilder(string connectionString)
+        : this(connectionString, validate: true)
+    {
+    }
+
+    /// <summary>Parses; validates only when asked (settings applied afterwards may complete the string).</summary>
+    internal DsqlConnectionStringBuilder(string connectionString, bool validate)
     {
         ArgumentNullException.ThrowIfNull(connectionString);
         var state = new ParseState();
@@ -105,7 +111,7 @@ public sealed class DsqlConnectionStringBuilder
             ParseKeyValues(text, state);
         }
 
-        Validate();
+        if (validate) Validate();
     }
 
     /// <summary>Parses and validates a connection string or URI; the same as the constructor.</summary>

@@ -23,6 +23,10 @@ public sealed partial class DsqlDataSource : DbDataSource
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _retry;
     private NpgsqlDataSource _inner = null!;
+    private long _lastThrottledTicks; // UTC ticks; 0 = never
+
+    /// <summary>How long after the last throttled connect <see cref="IsConnectThrottled"/> stays true.</summary>
+    internal static readonly TimeSpan ThrottleMemory = TimeSpan.FromSeconds(30);
 
     internal DsqlDataSource(DsqlConnectionStringBuilder settings, string endpoint, string region, DsqlTokenProvider tokenProvider, RateLimiter rateLimiter, ILogger logger, TimeProvider time)
     {
@@ -184,6 +188,7 @@ public sealed partial class DsqlDataSource : DbDataSource
                 if (attempt > _settings.ConnectRetries) throw last is NpgsqlException ? last : new NpgsqlException(last.Message, last);
                 var delay = BackoffDelay(attempt);
                 if (started.Elapsed + delay > budget) throw last;
+                NoteFailure(last);
                 Log.ConnectRetry(_logger, Endpoint, Describe(last), attempt, delay.TotalMilliseconds);
                 Thread.Sleep(delay);
             }
@@ -234,6 +239,7 @@ public sealed partial class DsqlDataSource : DbDataSource
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(IsRetryable),
                 OnRetry = args =>
                 {
+                    if (args.Outcome.Exception is { } failure) NoteFailure(failure);
                     Log.ConnectRetry(_logger, Endpoint, args.Outcome.Exception is { } ex ? Describe(ex) : "unknown", args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds);
                     return default;
                 },
@@ -298,7 +304,19 @@ public sealed partial class DsqlDataSource : DbDataSource
     private void LogWait(long started)
     {
         var waited = Stopwatch.GetElapsedTime(started);
-        if (waited > TimeSpan.FromMilliseconds(1)) Log.RateLimitWait(_logger, Endpoint, waited.TotalMilliseconds);
+        if (waited <= TimeSpan.FromMilliseconds(1)) return;
+        MarkThrottled();
+        Log.RateLimitWait(_logger, Endpoint, waited.TotalMilliseconds);
+    }
+
+    /// <summary>Whether connects were throttled (a rate-limit wait, or 53400 / 53300 from DSQL) within the last 30 s.</summary>
+    internal bool IsConnectThrottled => _time.GetUtcNow().UtcTicks - Interlocked.Read(ref _lastThrottledTicks) < ThrottleMemory.Ticks;
+
+    private void MarkThrottled() => Interlocked.Exchange(ref _lastThrottledTicks, _time.GetUtcNow().UtcTicks);
+
+    private void NoteFailure(Exception exception)
+    {
+        if (exception is PostgresException { SqlState: "53400" or "53300" }) MarkThrottled();
     }
 
     // ---------------------------------------------------------------- disposal

@@ -41,6 +41,12 @@ public sealed class DsqlDataSourceBuilder
         Settings = new DsqlConnectionStringBuilder(connectionString);
     }
 
+    /// <summary>Starts from settings already parsed (they are used as they are, not copied).</summary>
+    public DsqlDataSourceBuilder(DsqlConnectionStringBuilder settings)
+    {
+        Settings = settings ?? throw new ArgumentNullException(nameof(settings));
+    }
+
     /// <summary>The parsed settings; adjust them before <see cref="Build"/>.</summary>
     public DsqlConnectionStringBuilder Settings { get; }
 

@@ -1,0 +1,94 @@
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace Dsql.Connector;
+
+/// <summary>
+/// Health of a DSQL data source: opens a connection and runs <c>SELECT 1</c> within a timeout. Unhealthy says why
+/// (authentication, TLS, rate limit, network, timeout, server); Degraded while connects are being throttled.
+/// </summary>
+public sealed class DsqlHealthCheck : IHealthCheck
+{
+    private readonly DsqlDataSource _dataSource;
+    private readonly TimeSpan _timeout;
+
+    /// <summary>Creates a check for one data source.</summary>
+    public DsqlHealthCheck(DsqlDataSource dataSource, TimeSpan timeout)
+    {
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        if (timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The health check timeout must be positive.");
+        _timeout = timeout;
+    }
+
+    /// <inheritdoc />
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
+        var data = new Dictionary<string, object> { ["endpoint"] = _dataSource.Endpoint, ["region"] = _dataSource.Region };
+        try
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            string reason = Classify(ex, timeout.IsCancellationRequested);
+            data["reason"] = reason;
+            return new HealthCheckResult(context.Registration.FailureStatus, Describe(reason, ex), ex, data);
+        }
+        if (_dataSource.IsConnectThrottled)
+        {
+            data["reason"] = "rate_limit";
+            return HealthCheckResult.Degraded($"DSQL at {_dataSource.Endpoint} answers, but connects were throttled in the last {DsqlDataSource.ThrottleMemory.TotalSeconds:F0} s (connection-rate limit).", data: data);
+        }
+        return HealthCheckResult.Healthy($"DSQL at {_dataSource.Endpoint} answers.", data);
+    }
+
+    internal static string Classify(Exception exception, bool timedOut)
+    {
+        if (exception is DsqlAuthenticationException || exception is PostgresException { SqlState: "28000" or "28P01" }) return "auth";
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is AuthenticationException) return "tls";
+            if (current is PostgresException { SqlState: "53400" or "53300" } || current is DsqlLimitExceededException { Limit: DsqlLimit.ConnectionRate or DsqlLimit.OpenConnections }) return "rate_limit";
+            if (current is SocketException or IOException) return "network";
+            if (current is TimeoutException) return "timeout";
+        }
+        if (timedOut || exception is OperationCanceledException) return "timeout";
+        return exception is PostgresException ? "server" : "network";
+    }
+
+    private string Describe(string reason, Exception exception) => reason switch
+    {
+        "auth" => $"DSQL at {_dataSource.Endpoint} refused the IAM token: check the credentials and the permission dsql:DbConnect / dsql:DbConnectAdmin.",
+        "tls" => $"The TLS handshake with {_dataSource.Endpoint} failed: the certificate could not be verified ({exception.GetBaseException().Message}).",
+        "rate_limit" => $"DSQL at {_dataSource.Endpoint} refused connections: rate or connection limit reached.",
+        "timeout" => $"DSQL at {_dataSource.Endpoint} did not answer within {_timeout.TotalSeconds:0.#} s.",
+        "network" => $"DSQL at {_dataSource.Endpoint} could not be reached: {exception.GetBaseException().Message}",
+        _ => $"DSQL at {_dataSource.Endpoint} answered with an error: {exception.Message}",
+    };
+}
+
+/// <summary>Adds the DSQL health check to ASP.NET Core / Microsoft.Extensions health checks.</summary>
+public static class DsqlHealthChecksBuilderExtensions
+{
+    /// <summary>
+    /// Checks the registered <see cref="DsqlDataSource"/> (the keyed one when <paramref name="serviceKey"/> is given)
+    /// with <c>SELECT 1</c> within <paramref name="timeout"/> (default 5 s).
+    /// </summary>
+    public static IHealthChecksBuilder AddDsql(this IHealthChecksBuilder builder, string name = "dsql", object? serviceKey = null,
+        TimeSpan? timeout = null, HealthStatus failureStatus = HealthStatus.Unhealthy, IEnumerable<string>? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var limit = timeout ?? TimeSpan.FromSeconds(5);
+        if (limit <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The health check timeout must be positive.");
+        return builder.Add(new HealthCheckRegistration(name,
+            provider => new DsqlHealthCheck(serviceKey is null ? provider.GetRequiredService<DsqlDataSource>() : provider.GetRequiredKeyedService<DsqlDataSource>(serviceKey), limit),
+            failureStatus, tags, limit + TimeSpan.FromSeconds(1)));
+    }
+}
