@@ -349,137 +349,156 @@ public sealed class DsqlConnectionStringBuilder
     /// <exception cref="DsqlConfigurationException">A setting is missing, malformed, out of range or not allowed.</exception>
     public void Validate()
     {
-        ValidateHost();
-        ResolveRegion();
+        var problems = new List<DsqlConfigurationException>();
+        CollectProblems(problems);
+        if (problems.Count > 0) throw problems[0];
+    }
+
+    /// <summary>The name of the setting (as in <see cref="DsqlConfigurationException.Setting"/>) a keyword sets, or null for keywords unknown here.</summary>
+    internal static string? SettingOfKeyword(string keyword)
+        => Keyword.Lookup.TryGetValue(Keyword.Normalize(keyword), out var found) ? found.Property : null;
+
+    /// <summary>Every problem of the settings (not only the first), for reports that list them all.</summary>
+    internal void CollectProblems(List<DsqlConfigurationException> problems)
+    {
+        try
+        {
+            ValidateHost();
+            ResolveRegion();
+        }
+        catch (DsqlConfigurationException ex)
+        {
+            problems.Add(ex);
+        }
 
         if (Port is < 1 or > 65535)
         {
-            throw Invalid(Keyword.Port, Format(Port));
+            problems.Add(Invalid(Keyword.Port, Format(Port)));
         }
 
         if (!string.Equals(Database, DefaultDatabase, StringComparison.Ordinal))
         {
-            throw new DsqlConfigurationException(nameof(Database),
+            problems.Add(new DsqlConfigurationException(nameof(Database),
                 $"Database '{Database}' does not exist in DSQL: a cluster has exactly one database, '{DefaultDatabase}', " +
-                "which cannot be created, renamed or dropped. Remove Database or set it to postgres.");
+                "which cannot be created, renamed or dropped. Remove Database or set it to postgres."));
         }
 
         if (string.IsNullOrWhiteSpace(Username))
         {
-            throw new DsqlConfigurationException(nameof(Username),
-                $"Username '{Username}' is empty: set it to a DSQL role such as admin, or remove it to use admin.");
+            problems.Add(new DsqlConfigurationException(nameof(Username),
+                $"Username '{Username}' is empty: set it to a DSQL role such as admin, or remove it to use admin."));
         }
 
         if (Profile is not null && (Profile.Length == 0 || Profile.Any(char.IsWhiteSpace)))
         {
-            throw new DsqlConfigurationException(nameof(Profile),
+            problems.Add(new DsqlConfigurationException(nameof(Profile),
                 $"Profile '{Profile}' is not an AWS profile name (it is empty or contains spaces). " +
-                "Remove Profile to use the default credential chain.");
+                "Remove Profile to use the default credential chain."));
         }
 
         if (TokenLifetime < TimeSpan.FromSeconds(1) || TokenLifetime > MaximumTokenLifetime || !IsWholeSeconds(TokenLifetime))
         {
-            throw Invalid(Keyword.TokenLifetime, Format(TokenLifetime));
+            problems.Add(Invalid(Keyword.TokenLifetime, Format(TokenLifetime)));
         }
 
         if (HostAddress is not null && !IsHostOrAddress(HostAddress))
         {
-            throw Invalid(Keyword.HostAddress, HostAddress);
+            problems.Add(Invalid(Keyword.HostAddress, HostAddress));
         }
 
         if (RootCertificate is not null && !File.Exists(RootCertificate))
         {
-            throw new DsqlConfigurationException(nameof(RootCertificate),
+            problems.Add(new DsqlConfigurationException(nameof(RootCertificate),
                 $"Root Certificate '{RootCertificate}' does not exist: set it to the path of a PEM file holding the " +
-                "root certificate to trust, or remove it to use the system trust store (which holds Amazon Root CA 1).");
+                "root certificate to trust, or remove it to use the system trust store (which holds Amazon Root CA 1)."));
         }
 
         if (!Enum.IsDefined(SslMode))
         {
-            throw Invalid(Keyword.SslMode, Format(SslMode));
+            problems.Add(Invalid(Keyword.SslMode, Format(SslMode)));
         }
 
         if (SslMode != SslMode.VerifyFull && !AllowInsecureTls)
         {
-            throw new DsqlConfigurationException(nameof(SslMode),
+            problems.Add(new DsqlConfigurationException(nameof(SslMode),
                 $"SSL Mode '{SslMode}' is weaker than VerifyFull, which DSQL connections use so that authentication " +
                 "tokens are only sent to a verified server. Remove SSL Mode (VerifyFull is the default), or for a test " +
-                "setup you trust set Allow Insecure Tls=true as well.");
+                "setup you trust set Allow Insecure Tls=true as well."));
         }
 
         if (MaxPoolSize is < 1 or > MaximumPoolSizeLimit)
         {
-            throw Invalid(Keyword.MaxPoolSize, Format(MaxPoolSize));
+            problems.Add(Invalid(Keyword.MaxPoolSize, Format(MaxPoolSize)));
         }
 
         if (MinPoolSize < 0)
         {
-            throw Invalid(Keyword.MinPoolSize, Format(MinPoolSize));
+            problems.Add(Invalid(Keyword.MinPoolSize, Format(MinPoolSize)));
         }
 
         if (MinPoolSize > MaxPoolSize)
         {
-            throw new DsqlConfigurationException(nameof(MinPoolSize),
-                $"Minimum Pool Size '{Format(MinPoolSize)}' is larger than Maximum Pool Size '{Format(MaxPoolSize)}'.");
+            problems.Add(new DsqlConfigurationException(nameof(MinPoolSize),
+                $"Minimum Pool Size '{Format(MinPoolSize)}' is larger than Maximum Pool Size '{Format(MaxPoolSize)}'."));
         }
 
         if (ConnectionIdleLifetime < TimeSpan.FromSeconds(1) || !IsWholeSeconds(ConnectionIdleLifetime) ||
             ConnectionIdleLifetime.TotalSeconds > int.MaxValue)
         {
-            throw Invalid(Keyword.ConnectionIdleLifetime, Format(ConnectionIdleLifetime));
+            problems.Add(Invalid(Keyword.ConnectionIdleLifetime, Format(ConnectionIdleLifetime)));
         }
 
         if (ConnectionLifetime is { } lifetime)
         {
             if (lifetime < TimeSpan.FromSeconds(1) || !IsWholeSeconds(lifetime))
             {
-                throw new DsqlConfigurationException(nameof(ConnectionLifetime),
+                problems.Add(new DsqlConfigurationException(nameof(ConnectionLifetime),
                     $"Connection Lifetime '{Format(lifetime)}' is not a lifetime in whole seconds greater than 0. " +
                     "DSQL needs connections to be recycled before its 60-minute limit; remove Connection Lifetime to " +
-                    "use the connector's default.");
+                    "use the connector's default."));
             }
 
             if (lifetime > MaximumConnectionLifetime)
             {
-                throw new DsqlConfigurationException(nameof(ConnectionLifetime),
+                problems.Add(new DsqlConfigurationException(nameof(ConnectionLifetime),
                     $"Connection Lifetime '{Format(lifetime)}' is too long: DSQL closes every connection after 60 minutes " +
                     "and a transaction may take up to 5 minutes, while the pool checks the lifetime only when a " +
                     "connection is rented or returned. Connection Lifetime + 5 minutes must stay under 59 minutes: " +
-                    $"use at most {Format(MaximumConnectionLifetime)} seconds (54 minutes), or remove it to use the connector's default.");
+                    $"use at most {Format(MaximumConnectionLifetime)} seconds (54 minutes), or remove it to use the connector's default."));
             }
         }
 
         if (Timeout is < 1 or > MaximumTimeout)
         {
-            throw Invalid(Keyword.Timeout, Format(Timeout));
+            problems.Add(Invalid(Keyword.Timeout, Format(Timeout)));
         }
 
         if (CommandTimeout < 0)
         {
-            throw Invalid(Keyword.CommandTimeout, Format(CommandTimeout));
+            problems.Add(Invalid(Keyword.CommandTimeout, Format(CommandTimeout)));
         }
 
         if (!(ConnectionRatePerSecond > 0) || double.IsInfinity(ConnectionRatePerSecond))
         {
-            throw Invalid(Keyword.ConnectionRatePerSecond, Format(ConnectionRatePerSecond));
+            problems.Add(Invalid(Keyword.ConnectionRatePerSecond, Format(ConnectionRatePerSecond)));
         }
 
         if (ConnectionBurst < 1)
         {
-            throw Invalid(Keyword.ConnectionBurst, Format(ConnectionBurst));
+            problems.Add(Invalid(Keyword.ConnectionBurst, Format(ConnectionBurst)));
         }
 
         if (ConnectRetries is < 0 or > MaximumConnectRetries)
         {
-            throw Invalid(Keyword.ConnectRetries, Format(ConnectRetries));
+            problems.Add(Invalid(Keyword.ConnectRetries, Format(ConnectRetries)));
         }
 
         if (_npgsqlOptions.TryGetValue("SSL Negotiation", out var negotiation) &&
             string.Equals(negotiation, "Direct", StringComparison.OrdinalIgnoreCase) &&
             SslMode is SslMode.Disable or SslMode.Allow or SslMode.Prefer)
         {
-            throw new DsqlConfigurationException("SslNegotiation",
-                $"SSL Negotiation '{negotiation}' needs SSL Mode Require or stronger, but SSL Mode is '{SslMode}'.");
+            problems.Add(new DsqlConfigurationException("SslNegotiation",
+                $"SSL Negotiation '{negotiation}' needs SSL Mode Require or stronger, but SSL Mode is '{SslMode}'."));
         }
     }
 

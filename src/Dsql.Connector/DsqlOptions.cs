@@ -38,6 +38,14 @@ public sealed class DsqlOptions
     /// </summary>
     internal string? SourcePath { get; set; }
 
+    /// <summary>The key the user wrote for a setting (e.g. <c>Maximum Pool Size</c> for MaxPoolSize), else the setting's name.</summary>
+    private string KeyFor(string setting)
+    {
+        foreach (var key in Settings.Keys)
+            if (DsqlConnectionStringBuilder.SettingOfKeyword(key) == setting) return key;
+        return setting;
+    }
+
     /// <summary>
     /// Parses and validates every setting, collecting every problem (not only the first), each named by its
     /// configuration path. Returns the settings, or null with the problems filled in.
@@ -67,22 +75,17 @@ public sealed class DsqlOptions
                 problems.Add($"{Path(key)}: {ex.Message}");
             }
         }
-        if (problems.Count > 0) return null;
-        if (string.IsNullOrWhiteSpace(settings.Host))
-        {
+        bool noHost = string.IsNullOrWhiteSpace(settings.Host);
+        if (noHost)
             problems.Add($"{Path("Host")}: no DSQL endpoint is configured; set Host to the cluster endpoint (<cluster-id>.dsql.<region>.on.aws) or to the cluster id together with Region.");
-            return null;
-        }
-        try
+        var invalid = new List<DsqlConfigurationException>();
+        settings.CollectProblems(invalid);
+        foreach (var problem in invalid)
         {
-            settings.Validate();
-            settings.ResolveRegion();
+            if (noHost && problem.Setting is "Host" or "Region") continue;
+            problems.Add($"{Path(KeyFor(problem.Setting))}: {problem.Message}");
         }
-        catch (DsqlConfigurationException ex)
-        {
-            problems.Add($"{Path(ex.Setting)}: {ex.Message}");
-            return null;
-        }
+        if (problems.Count > 0) return null;
         return settings;
     }
 }
