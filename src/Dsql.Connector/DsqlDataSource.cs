@@ -98,18 +98,23 @@ public sealed partial class DsqlDataSource : DbDataSource
         => await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>The synchronous twin of <see cref="OpenConnectionAsync"/> (it blocks the calling thread while it waits).</summary>
-    public new NpgsqlConnection OpenConnection()
+    public new NpgsqlConnection OpenConnection() => TryOpen(out var failure) ?? OpenWithRetries(failure!);
+
+    /// <summary>One synchronous open: the connection, or null with the failure when it is worth another attempt.</summary>
+    private NpgsqlConnection? TryOpen(out Exception? failure)
     {
         var connection = _inner.CreateConnection();
         try
         {
             connection.Open();
+            failure = null;
             return connection;
         }
         catch (Exception ex) when (IsRetryable(ex) || IsAuthenticationFailure(ex))
         {
             connection.Dispose();
-            return OpenWithRetries(ex);
+            failure = ex;
+            return null;
         }
         catch
         {
@@ -192,22 +197,8 @@ public sealed partial class DsqlDataSource : DbDataSource
                 Log.ConnectRetry(_logger, Endpoint, Describe(last), attempt, delay.TotalMilliseconds);
                 Thread.Sleep(delay);
             }
-            var connection = _inner.CreateConnection();
-            try
-            {
-                connection.Open();
-                return connection;
-            }
-            catch (Exception ex) when (IsRetryable(ex) || IsAuthenticationFailure(ex))
-            {
-                connection.Dispose();
-                last = ex;
-            }
-            catch
-            {
-                connection.Dispose();
-                throw;
-            }
+            if (TryOpen(out var failure) is { } opened) return opened;
+            last = failure!;
         }
     }
 
