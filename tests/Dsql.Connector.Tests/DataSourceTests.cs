@@ -224,4 +224,19 @@ public sealed class DataSourceTests(BackendFixture backend)
         using var connection = dataSource.OpenConnection();
         Assert.Equal(1, (int)new NpgsqlCommand("SELECT 1", connection).ExecuteScalar()!);
     }
+
+    [Fact]
+    public async Task Sync_open_retries_throttled_connects_and_a_refused_token_too()
+    {
+        await using var harness = await ConnectorHarness.StartAsync(backend);
+        await using var dataSource = harness.Build("Pooling=false");
+        harness.Emulator.Faults.RefuseNextConnections(2, "53400");
+        using (var connection = dataSource.OpenConnection())
+            Assert.Equal(1, (int)new NpgsqlCommand("SELECT 1", connection).ExecuteScalar()!);
+        Assert.Equal(2, harness.Logs.Lines.Count(l => l.Contains("53400", StringComparison.Ordinal) && l.Contains("retry", StringComparison.Ordinal)));
+
+        await using var refused = harness.Builder("Pooling=false", new BasicAWSCredentials(TestTokens.AccessKeyId, "wrong")).Build();
+        var ex = Assert.Throws<DsqlAuthenticationException>(() => refused.OpenConnection());
+        Assert.Equal("dsql:DbConnectAdmin", ex.RequiredIamAction);
+    }
 }
