@@ -351,7 +351,19 @@ public sealed class DsqlConnectionStringBuilder
     {
         ValidateHost();
         ResolveRegion();
+        ValidateSettings();
+    }
 
+    /// <summary>Whether a keyword (any spelling or alias) and a setting name (as in <see cref="DsqlConfigurationException.Setting"/>) mean the same setting.</summary>
+    internal static bool IsSameSetting(string keyword, string setting)
+    {
+        string a = Keyword.Normalize(keyword), b = Keyword.Normalize(setting);
+        return Keyword.Lookup.TryGetValue(a, out var first) && Keyword.Lookup.TryGetValue(b, out var second) ? ReferenceEquals(first, second) : a == b;
+    }
+
+    /// <summary>The checks of <see cref="Validate"/> besides the endpoint (Host and Region).</summary>
+    internal void ValidateSettings()
+    {
         if (Port is < 1 or > 65535)
         {
             throw Invalid(Keyword.Port, Format(Port));

@@ -67,22 +67,44 @@ public sealed class DsqlOptions
                 problems.Add($"{Path(key)}: {ex.Message}");
             }
         }
-        if (problems.Count > 0) return null;
-        if (string.IsNullOrWhiteSpace(settings.Host))
-        {
+        // Every problem is reported, not only the first: a missing Host does not hide the other settings' checks,
+        // and after each failed check the setting at fault is reset to its default and the checks run again.
+        bool hostMissing = string.IsNullOrWhiteSpace(settings.Host);
+        if (hostMissing)
             problems.Add($"{Path("Host")}: no DSQL endpoint is configured; set Host to the cluster endpoint (<cluster-id>.dsql.<region>.on.aws) or to the cluster id together with Region.");
-            return null;
-        }
-        try
+        var reset = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (int round = 0; round < 64; round++) // each round reports a new setting or stops
         {
-            settings.Validate();
-            settings.ResolveRegion();
+            try
+            {
+                if (hostMissing)
+                {
+                    settings.ValidateSettings();
+                }
+                else
+                {
+                    settings.Validate();
+                    settings.ResolveRegion();
+                }
+                break;
+            }
+            catch (DsqlConfigurationException ex)
+            {
+                // Named as configured (Dsql:Maximum Pool Size), not by the property (MaxPoolSize).
+                string key = Settings.Keys.FirstOrDefault(k => DsqlConnectionStringBuilder.IsSameSetting(k, ex.Setting)) ?? ex.Setting;
+                if (!reset.Add(key)) break; // its default fails too: reported once is enough
+                problems.Add($"{Path(key)}: {ex.Message}");
+                try
+                {
+                    settings.Set(key, null);
+                }
+                catch (DsqlConfigurationException)
+                {
+                    break;
+                }
+                hostMissing = string.IsNullOrWhiteSpace(settings.Host);
+            }
         }
-        catch (DsqlConfigurationException ex)
-        {
-            problems.Add($"{Path(ex.Setting)}: {ex.Message}");
-            return null;
-        }
-        return settings;
+        return problems.Count == 0 ? settings : null;
     }
 }
