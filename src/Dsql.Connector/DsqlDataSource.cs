@@ -86,8 +86,9 @@ public sealed partial class DsqlDataSource : DbDataSource
             await connection.DisposeAsync().ConfigureAwait(false);
             return await OpenWithRetriesAsync(ex, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex)
         {
+            RecordConnectFailure(ex, cancellationToken);
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -111,8 +112,9 @@ public sealed partial class DsqlDataSource : DbDataSource
             connection.Dispose();
             return OpenWithRetries(ex);
         }
-        catch
+        catch (Exception ex)
         {
+            RecordConnectFailure(ex, CancellationToken.None);
             connection.Dispose();
             throw;
         }
@@ -126,6 +128,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(_settings.Timeout));
         bool tokenRefreshed = false;
+        RecordConnectFailure(first, cancellationToken);
         // The fast path's failure counts as the pipeline's first attempt, so that its retry is delayed and logged like the others.
         Exception? pending = first;
         if (IsAuthenticationFailure(first))
@@ -152,12 +155,14 @@ public sealed partial class DsqlDataSource : DbDataSource
                     }
                     catch (PostgresException ex) when (IsAuthenticationFailure(ex))
                     {
+                        RecordConnectFailure(ex, cancellationToken);
                         await connection.DisposeAsync().ConfigureAwait(false);
                         if (tokenRefreshed) throw new DsqlAuthenticationException(Endpoint, _settings.Username, ex);
                         tokenRefreshed = RefreshTokenAfter(ex);
                     }
-                    catch
+                    catch (Exception ex)
                     {
+                        RecordConnectFailure(ex, cancellationToken);
                         await connection.DisposeAsync().ConfigureAwait(false);
                         throw;
                     }
@@ -176,6 +181,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         var budget = TimeSpan.FromSeconds(_settings.Timeout);
         bool tokenRefreshed = false;
         var last = first;
+        RecordConnectFailure(first, CancellationToken.None);
         for (int attempt = 1; ; attempt++)
         {
             if (last is PostgresException auth && IsAuthenticationFailure(auth))
@@ -200,11 +206,13 @@ public sealed partial class DsqlDataSource : DbDataSource
             }
             catch (Exception ex) when (IsRetryable(ex) || IsAuthenticationFailure(ex))
             {
+                RecordConnectFailure(ex, CancellationToken.None);
                 connection.Dispose();
                 last = ex;
             }
-            catch
+            catch (Exception ex)
             {
+                RecordConnectFailure(ex, CancellationToken.None);
                 connection.Dispose();
                 throw;
             }
@@ -266,6 +274,7 @@ public sealed partial class DsqlDataSource : DbDataSource
     {
         // The token first, the permit last: the token goes out right after the permit, so signing time never
         // bunches paced connects together. A synchronous open blocks its thread by nature; it waits the same way.
+        RecordConnectAttempt(user);
         string token = TokenProvider.GetToken(Endpoint, Region, user);
         var started = Stopwatch.GetTimestamp();
         while (true)
@@ -280,6 +289,7 @@ public sealed partial class DsqlDataSource : DbDataSource
 
     internal ValueTask<string> ProvidePasswordAsync(string user, CancellationToken cancellationToken)
     {
+        RecordConnectAttempt(user);
         var pending = TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken);
         if (pending.IsCompletedSuccessfully)
         {
@@ -307,6 +317,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         if (waited <= TimeSpan.FromMilliseconds(1)) return;
         MarkThrottled();
         Log.RateLimitWait(_logger, Endpoint, waited.TotalMilliseconds);
+        RecordRateLimitWait(waited);
     }
 
     /// <summary>Whether connects were throttled (a rate-limit wait, or 53400 / 53300 from DSQL) within the last 30 s.</summary>
