@@ -33,18 +33,38 @@ public sealed partial class DsqlDataSource
         ArgumentNullException.ThrowIfNull(work);
         options ??= DsqlTransactionOptions.Default;
         options.Validate();
-        var run = new TransactionRun<T>(this, work, options);
-        if (options.ReadOnly) return await run.AttemptAsync(cancellationToken).ConfigureAwait(false);
-        var pipeline = ReferenceEquals(options, DsqlTransactionOptions.Default)
-            ? _defaultTransactionPipeline ??= BuildTransactionPipeline(options)
-            : BuildTransactionPipeline(options);
+        long started = Stopwatch.GetTimestamp();
+        using var activity = StartTransactionActivity();
+        var run = new TransactionRun<T>(this, work, options, activity);
         try
         {
-            return await pipeline.ExecuteAsync(static (state, token) => new ValueTask<T>(state.AttemptAsync(token)), run, cancellationToken).ConfigureAwait(false);
+            T result;
+            if (options.ReadOnly)
+            {
+                result = await run.AttemptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var pipeline = ReferenceEquals(options, DsqlTransactionOptions.Default)
+                    ? _defaultTransactionPipeline ??= BuildTransactionPipeline(options)
+                    : BuildTransactionPipeline(options);
+                try
+                {
+                    result = await pipeline.ExecuteAsync(static (state, token) => new ValueTask<T>(state.AttemptAsync(token)), run, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (DsqlErrors.IsConflict(ex))
+                {
+                    RecordRetriesExhausted();
+                    throw new DsqlTransactionConflictException(run.Attempts, ex);
+                }
+            }
+            RecordTransactionEnd(started, activity, run.Attempts, null, cancellationToken);
+            return result;
         }
-        catch (Exception ex) when (DsqlErrors.IsConflict(ex))
+        catch (Exception ex)
         {
-            throw new DsqlTransactionConflictException(run.Attempts, ex);
+            RecordTransactionEnd(started, activity, run.Attempts, ex, cancellationToken);
+            throw;
         }
     }
 
@@ -91,6 +111,7 @@ public sealed partial class DsqlDataSource
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(DsqlErrors.IsConflict),
                 OnRetry = args =>
                 {
+                    RecordTransactionRetry(args.AttemptNumber + 2, args.RetryDelay);
                     Log.TransactionConflictRetry(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, DsqlErrors.FindPostgresException(args.Outcome.Exception!)?.MessageText ?? "conflict");
                     return default;
                 },
@@ -99,52 +120,69 @@ public sealed partial class DsqlDataSource
     }
 
     /// <summary>One run of a transaction delegate: its attempts, each on a fresh connection and transaction.</summary>
-    private sealed class TransactionRun<T>(DsqlDataSource dataSource, Func<NpgsqlConnection, CancellationToken, Task<T>> work, DsqlTransactionOptions options)
+    private sealed class TransactionRun<T>(DsqlDataSource dataSource, Func<NpgsqlConnection, CancellationToken, Task<T>> work, DsqlTransactionOptions options, Activity? activity)
     {
         public int Attempts { get; private set; }
 
         public async Task<T> AttemptAsync(CancellationToken cancellationToken)
         {
-            Attempts++;
-            long started = Stopwatch.GetTimestamp();
-            using var guard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            guard.CancelAfter(options.Timeout);
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            NpgsqlTransaction? transaction = null;
-            bool committing = false;
+            int attempt = ++Attempts;
+            string? outcome = null; // null: an error, or a cancellation by the caller
             try
             {
-                transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, guard.Token).ConfigureAwait(false);
-                var result = await work(connection, guard.Token).ConfigureAwait(false);
-                guard.Token.ThrowIfCancellationRequested();
-                committing = true;
-                if (options.ReadOnly) await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-                else await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return result;
-            }
-            catch (Exception ex) when (GuardTripped(ex, guard, cancellationToken))
-            {
-                await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                Log.TransactionGuardTripped(dataSource._logger, elapsed.TotalSeconds, options.Timeout.TotalSeconds);
-                throw new DsqlTransactionTimeoutException(elapsed, options.Timeout, ex);
-            }
-            catch (NpgsqlException ex) when (committing && IsConnectionLoss(ex) && !cancellationToken.IsCancellationRequested)
-            {
-                // The server may have committed before the connection failed: running the work again could apply it twice.
-                throw new DsqlAmbiguousCommitException(ex);
-            }
-            catch (Exception ex)
-            {
-                if (!committing) await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
-                if (DsqlErrors.IsConflict(ex)) throw;
-                var translated = DsqlErrors.Translate(ex);
-                if (ReferenceEquals(translated, ex)) throw;
-                throw translated;
+                long started = Stopwatch.GetTimestamp();
+                using var guard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                guard.CancelAfter(options.Timeout);
+                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                NpgsqlTransaction? transaction = null;
+                bool committing = false;
+                try
+                {
+                    transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, guard.Token).ConfigureAwait(false);
+                    var result = await work(connection, guard.Token).ConfigureAwait(false);
+                    guard.Token.ThrowIfCancellationRequested();
+                    committing = true;
+                    if (options.ReadOnly) await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                    else await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    outcome = DsqlTelemetry.Outcomes.Committed;
+                    return result;
+                }
+                catch (Exception ex) when (GuardTripped(ex, guard, cancellationToken))
+                {
+                    outcome = DsqlTelemetry.Outcomes.Timeout;
+                    dataSource.RecordGuardTrip();
+                    await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
+                    var elapsed = Stopwatch.GetElapsedTime(started);
+                    Log.TransactionGuardTripped(dataSource._logger, elapsed.TotalSeconds, options.Timeout.TotalSeconds);
+                    throw new DsqlTransactionTimeoutException(elapsed, options.Timeout, ex);
+                }
+                catch (NpgsqlException ex) when (committing && IsConnectionLoss(ex) && !cancellationToken.IsCancellationRequested)
+                {
+                    // The server may have committed before the connection failed: running the work again could apply it twice.
+                    outcome = DsqlTelemetry.Outcomes.AmbiguousCommit;
+                    throw new DsqlAmbiguousCommitException(ex);
+                }
+                catch (Exception ex)
+                {
+                    if (!committing) await RollBackQuietlyAsync(transaction).ConfigureAwait(false);
+                    if (DsqlErrors.IsConflict(ex))
+                    {
+                        outcome = DsqlTelemetry.Outcomes.Conflict;
+                        dataSource.RecordConflict();
+                        throw;
+                    }
+                    var translated = DsqlErrors.Translate(ex);
+                    if (ReferenceEquals(translated, ex)) throw;
+                    throw translated;
+                }
+                finally
+                {
+                    if (transaction is not null) await transaction.DisposeAsync().ConfigureAwait(false);
+                }
             }
             finally
             {
-                if (transaction is not null) await transaction.DisposeAsync().ConfigureAwait(false);
+                RecordAttemptEnd(activity, attempt, outcome ?? (cancellationToken.IsCancellationRequested ? DsqlTelemetry.Outcomes.Cancelled : DsqlTelemetry.Outcomes.Error));
             }
         }
 

@@ -86,8 +86,9 @@ public sealed partial class DsqlDataSource : DbDataSource
             await connection.DisposeAsync().ConfigureAwait(false);
             return await OpenWithRetriesAsync(ex, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex)
         {
+            RecordConnectFailure(ex, cancellationToken);
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -116,8 +117,9 @@ public sealed partial class DsqlDataSource : DbDataSource
             failure = ex;
             return null;
         }
-        catch
+        catch (Exception ex)
         {
+            RecordConnectFailure(ex, CancellationToken.None);
             connection.Dispose();
             throw;
         }
@@ -131,6 +133,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(_settings.Timeout));
         bool tokenRefreshed = false;
+        RecordConnectFailure(first, cancellationToken);
         // The fast path's failure counts as the pipeline's first attempt, so that its retry is delayed and logged like the others.
         Exception? pending = first;
         if (IsAuthenticationFailure(first))
@@ -157,12 +160,14 @@ public sealed partial class DsqlDataSource : DbDataSource
                     }
                     catch (PostgresException ex) when (IsAuthenticationFailure(ex))
                     {
+                        RecordConnectFailure(ex, cancellationToken);
                         await connection.DisposeAsync().ConfigureAwait(false);
                         if (tokenRefreshed) throw new DsqlAuthenticationException(Endpoint, _settings.Username, ex);
                         tokenRefreshed = RefreshTokenAfter(ex);
                     }
-                    catch
+                    catch (Exception ex)
                     {
+                        RecordConnectFailure(ex, cancellationToken);
                         await connection.DisposeAsync().ConfigureAwait(false);
                         throw;
                     }
@@ -181,6 +186,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         var budget = TimeSpan.FromSeconds(_settings.Timeout);
         bool tokenRefreshed = false;
         var last = first;
+        RecordConnectFailure(first, CancellationToken.None);
         for (int attempt = 1; ; attempt++)
         {
             if (last is PostgresException auth && IsAuthenticationFailure(auth))
@@ -197,8 +203,19 @@ public sealed partial class DsqlDataSource : DbDataSource
                 Log.ConnectRetry(_logger, Endpoint, Describe(last), attempt, delay.TotalMilliseconds);
                 Thread.Sleep(delay);
             }
-            if (TryOpen(out var failure) is { } opened) return opened;
-            last = failure!;
+            NpgsqlConnection? opened;
+            try
+            {
+                opened = TryOpen(out var failure);
+                last = failure ?? last;
+            }
+            catch (Exception ex)
+            {
+                RecordConnectFailure(ex, CancellationToken.None);
+                throw;
+            }
+            if (opened is not null) return opened;
+            RecordConnectFailure(last, CancellationToken.None);
         }
     }
 
@@ -257,6 +274,7 @@ public sealed partial class DsqlDataSource : DbDataSource
     {
         // The token first, the permit last: the token goes out right after the permit, so signing time never
         // bunches paced connects together. A synchronous open blocks its thread by nature; it waits the same way.
+        RecordConnectAttempt(user);
         string token = TokenProvider.GetToken(Endpoint, Region, user);
         var started = Stopwatch.GetTimestamp();
         while (true)
@@ -271,6 +289,7 @@ public sealed partial class DsqlDataSource : DbDataSource
 
     internal ValueTask<string> ProvidePasswordAsync(string user, CancellationToken cancellationToken)
     {
+        RecordConnectAttempt(user);
         var pending = TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken);
         if (pending.IsCompletedSuccessfully)
         {
@@ -298,6 +317,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         if (waited <= TimeSpan.FromMilliseconds(1)) return;
         MarkThrottled();
         Log.RateLimitWait(_logger, Endpoint, waited.TotalMilliseconds);
+        RecordRateLimitWait(waited);
     }
 
     /// <summary>Whether connects were throttled (a rate-limit wait, or 53400 / 53300 from DSQL) within the last 30 s.</summary>

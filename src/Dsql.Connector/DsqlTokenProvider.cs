@@ -60,9 +60,11 @@ public sealed class DsqlTokenProvider : IDisposable
             {
                 entry.LastUsedTicks = now;
                 if (now >= entry.RefreshAtTicks) StartRefresh(key);
+                if (DsqlTelemetry.TokenCacheHits.Enabled) RecordLookup(DsqlTelemetry.TokenCacheHits, key);
                 return new ValueTask<string>(entry.Token.Value);
             }
         }
+        if (DsqlTelemetry.TokenCacheMisses.Enabled) RecordLookup(DsqlTelemetry.TokenCacheMisses, key);
         return new ValueTask<string>(SignSharedAsync(key, cancellationToken));
     }
 
@@ -75,9 +77,13 @@ public sealed class DsqlTokenProvider : IDisposable
         {
             entry.LastUsedTicks = now;
             if (now >= entry.RefreshAtTicks) StartRefresh(key);
+            if (DsqlTelemetry.TokenCacheHits.Enabled) RecordLookup(DsqlTelemetry.TokenCacheHits, key);
             return entry.Token.Value;
         }
+        if (DsqlTelemetry.TokenCacheMisses.Enabled) RecordLookup(DsqlTelemetry.TokenCacheMisses, key);
+        long started = _time.GetTimestamp();
         var token = _generator.Generate(host, region, user, _lifetime);
+        RecordSigned(key, token, _time.GetElapsedTime(started));
         Store(key, token);
         if (_entries.TryGetValue(key, out var stored)) stored.LastUsedTicks = now;
         return token.Value;
@@ -116,7 +122,7 @@ public sealed class DsqlTokenProvider : IDisposable
         {
             long started = _time.GetTimestamp();
             var token = await _generator.GenerateAsync(key.Host, key.Region, key.User, _lifetime).ConfigureAwait(false);
-            Log.TokenSigned(_logger, key.Host, key.Region, key.User, token.ExpiresAt, _time.GetElapsedTime(started).TotalMilliseconds);
+            RecordSigned(key, token, _time.GetElapsedTime(started));
             Store(key, token);
             _signing.TryRemove(new KeyValuePair<TokenKey, Task<DsqlToken>>(key, completion.Task));
             completion.SetResult(token);
@@ -127,6 +133,19 @@ public sealed class DsqlTokenProvider : IDisposable
             completion.SetException(ex);
         }
     }
+
+    private void RecordSigned(TokenKey key, DsqlToken token, TimeSpan elapsed)
+    {
+        Log.TokenSigned(_logger, key.Host, key.Region, key.User, token.ExpiresAt, elapsed.TotalMilliseconds);
+        DsqlTelemetry.TokensGenerated.Add(1, Tag(DsqlTelemetry.EndpointTag, key.Host), Tag(DsqlTelemetry.RegionTag, key.Region), Tag(DsqlTelemetry.UserTag, key.User));
+        DsqlTelemetry.TokenSigningDuration.Record(elapsed.TotalSeconds, Tag(DsqlTelemetry.EndpointTag, key.Host), Tag(DsqlTelemetry.RegionTag, key.Region), Tag(DsqlTelemetry.UserTag, key.User));
+    }
+
+    /// <summary>Adds one to a counter tagged with the key (host, Region, user): three tags of strings, no allocation.</summary>
+    private static void RecordLookup(System.Diagnostics.Metrics.Counter<long> counter, TokenKey key)
+        => counter.Add(1, Tag(DsqlTelemetry.EndpointTag, key.Host), Tag(DsqlTelemetry.RegionTag, key.Region), Tag(DsqlTelemetry.UserTag, key.User));
+
+    private static KeyValuePair<string, object?> Tag(string name, string value) => new(name, value);
 
     private void StartRefresh(TokenKey key)
     {
@@ -144,6 +163,7 @@ public sealed class DsqlTokenProvider : IDisposable
         {
             // The current token stays in use until it is no longer usable; the next attempt comes with the next use.
             Log.TokenRefreshFailed(_logger, ex, key.Host, key.Region, key.User);
+            if (DsqlTelemetry.TokenRefreshFailures.Enabled) RecordLookup(DsqlTelemetry.TokenRefreshFailures, key);
         }
     }
 

@@ -9,16 +9,23 @@ namespace Dsql.Connector.Benchmarks;
 /// Renting a pooled connection and running SELECT 1: DsqlDataSource against a bare NpgsqlDataSource whose password
 /// is one token signed up front (a static password), both to the same emulator endpoint with the same TLS
 /// (verify-full against the emulator's CA, direct negotiation), so the comparison measures the connector's layer.
+/// <see cref="Listener"/> runs the pair again with a MeterListener and an ActivityListener on "Dsql.Connector" attached.
 /// </summary>
 public class RentBenchmarks
 {
     private DsqlEmulator _emulator = null!;
     private NpgsqlDataSource _bare = null!;
     private DsqlDataSource _dsql = null!;
+    private TelemetryListeners? _listeners;
+
+    /// <summary>Whether a MeterListener and an ActivityListener listen to the connector during the run.</summary>
+    [Params(false, true)]
+    public bool Listener { get; set; }
 
     [GlobalSetup]
     public async Task Setup()
     {
+        _listeners = TelemetryListeners.AttachIf(Listener);
         _emulator = await DsqlEmulator.StartAsync();
         var endpoint = _emulator.Endpoints[0];
         var credentials = new BasicAWSCredentials(DsqlEmulatorOptions.ExampleAccessKeyId, DsqlEmulatorOptions.ExampleSecretAccessKey);
@@ -36,6 +43,7 @@ public class RentBenchmarks
     [GlobalCleanup]
     public async Task Cleanup()
     {
+        _listeners?.Dispose();
         await _bare.DisposeAsync();
         await _dsql.DisposeAsync();
         await _emulator.DisposeAsync();

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Reflection;
+
+namespace Dsql.Connector;
+
+/// <summary>
+/// The connector's metrics and traces: one <see cref="Meter"/> and one <see cref="ActivitySource"/>, both named
+/// <c>Dsql.Connector</c>, and the names of their tags. Tags carry the endpoint host, the Region, the user name,
+/// reason and outcome strings and attempt numbers; never a token, a signature or a secret.
+/// Instruments cost one <see cref="Instrument.Enabled"/> check when nothing listens (see docs/observability.md).
+/// </summary>
+internal static class DsqlTelemetry
+{
+    /// <summary>The name of the meter and of the activity source.</summary>
+    public const string Name = "Dsql.Connector";
+
+    /// <summary>The name of the activity around one <see cref="DsqlDataSource.ExecuteInTransactionAsync{T}"/> call.</summary>
+    public const string TransactionActivityName = "dsql.transaction";
+
+    // Tag names.
+    public const string EndpointTag = "dsql.endpoint";
+    public const string RegionTag = "dsql.region";
+    public const string UserTag = "dsql.user";
+    public const string ReasonTag = "reason";
+    public const string OutcomeTag = "outcome";
+    public const string AttemptTag = "dsql.transaction.attempt";
+    public const string AttemptsTag = "dsql.transaction.attempts";
+    public const string RetryDelayTag = "dsql.transaction.retry.delay";
+    public const string DbSystemTag = "db.system.name";
+    public const string ErrorTypeTag = "error.type";
+
+    private static readonly string Version =
+        typeof(DsqlTelemetry).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
+
+    public static readonly Meter Meter = new(Name, Version);
+
+    public static readonly ActivitySource ActivitySource = new(Name, Version);
+
+    // Bucket boundaries advised for the histograms in seconds (1 ms to 5 min), where the runtime has the advice API
+    // (.NET 9 and later). Declared before the instruments: static fields are initialised in order.
+    internal static readonly double[] SecondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+    // ---------------------------------------------------------------- tokens
+
+    public static readonly Counter<long> TokensGenerated = Meter.CreateCounter<long>(
+        "dsql.token.generated", "{token}", "DSQL authentication tokens signed (cache misses and background refreshes).");
+
+    public static readonly Histogram<double> TokenSigningDuration = CreateSecondsHistogram(
+        "dsql.token.signing.duration", "Time to sign one token, credential resolution included.");
+
+    public static readonly Counter<long> TokenCacheHits = Meter.CreateCounter<long>(
+        "dsql.token.cache.hits", "{lookup}", "Token lookups served from the cache.");
+
+    public static readonly Counter<long> TokenCacheMisses = Meter.CreateCounter<long>(
+        "dsql.token.cache.misses", "{lookup}", "Token lookups that found no usable token and waited for one to be signed.");
+
+    public static readonly Counter<long> TokenRefreshFailures = Meter.CreateCounter<long>(
+        "dsql.token.refresh.failures", "{failure}", "Background token refreshes that failed (the current token stays in use while valid).");
+
+    // ---------------------------------------------------------------- connects
+
+    public static readonly Counter<long> ConnectAttempts = Meter.CreateCounter<long>(
+        "dsql.connect.attempts", "{attempt}", "Physical connects that asked the connector for a token (one per physical connection).");
+
+    public static readonly Counter<long> ConnectFailures = Meter.CreateCounter<long>(
+        "dsql.connect.failures", "{failure}", "Failed opens seen by the connector, by reason.");
+
+    public static readonly Histogram<double> RateLimitWaitDuration = CreateSecondsHistogram(
+        "dsql.connect.rate_limit.wait.duration", "Time a physical connect waited for a permit of the endpoint's connection-rate bucket (only when it waited).");
+
+    // ---------------------------------------------------------------- transactions
+
+    public static readonly Histogram<double> TransactionDuration = CreateSecondsHistogram(
+        "dsql.transaction.duration", "Duration of ExecuteInTransactionAsync calls, every attempt and backoff included, by outcome.");
+
+    public static readonly Counter<long> TransactionConflicts = Meter.CreateCounter<long>(
+        "dsql.transaction.conflicts", "{conflict}", "Optimistic-concurrency conflicts (SQLSTATE 40001) seen by transaction attempts.");
+
+    public static readonly Counter<long> TransactionRetries = Meter.CreateCounter<long>(
+        "dsql.transaction.retries", "{retry}", "Transaction attempts started again after a conflict.");
+
+    public static readonly Counter<long> TransactionRetriesExhausted = Meter.CreateCounter<long>(
+        "dsql.transaction.retries.exhausted", "{transaction}", "Transactions given up after every attempt conflicted.");
+
+    public static readonly Counter<long> TransactionGuardTrips = Meter.CreateCounter<long>(
+        "dsql.transaction.guard.trips", "{transaction}", "Transaction attempts cancelled and rolled back by the transaction guard.");
+
+    private static Histogram<double> CreateSecondsHistogram(string name, string description)
+#if NET9_0_OR_GREATER
+        => Meter.CreateHistogram(name, "s", description, tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+#else
+        => Meter.CreateHistogram<double>(name, "s", description);
+#endif
+
+    // ---------------------------------------------------------------- reasons and outcomes
+
+    /// <summary>Values of the <c>reason</c> tag of <c>dsql.connect.failures</c>.</summary>
+    public static class Reasons
+    {
+        public const string RateLimit = "rate_limit";
+        public const string TooManyConnections = "too_many_connections";
+        public const string Auth = "auth";
+        public const string Tls = "tls";
+        public const string Network = "network";
+        public const string Timeout = "timeout";
+        public const string Other = "other";
+    }
+
+    /// <summary>Values of the <c>outcome</c> tag of <c>dsql.transaction.duration</c> and of the attempt events.</summary>
+    public static class Outcomes
+    {
+        public const string Committed = "committed";
+        public const string Conflict = "conflict";
+        public const string ConflictExhausted = "conflict_exhausted";
+        public const string Timeout = "timeout";
+        public const string AmbiguousCommit = "ambiguous_commit";
+        public const string Error = "error";
+        public const string Cancelled = "cancelled";
+    }
+}
