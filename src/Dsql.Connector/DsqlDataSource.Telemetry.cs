@@ -22,9 +22,13 @@ public sealed partial class DsqlDataSource
             new KeyValuePair<string, object?>(DsqlTelemetry.UserTag, user));
     }
 
-    /// <summary>An open failed; a cancellation by the caller is not a failure and is not counted.</summary>
+    /// <summary>
+    /// An open failed: DSQL's throttling (53400, 53300) feeds the health check's Degraded signal, and the failure is
+    /// counted by reason. A cancellation by the caller is not a failure and is not counted.
+    /// </summary>
     private void RecordConnectFailure(Exception exception, CancellationToken callerToken)
     {
+        if (exception is PostgresException { SqlState: "53400" or "53300" }) MarkThrottled();
         if (!DsqlTelemetry.ConnectFailures.Enabled) return;
         if (callerToken.IsCancellationRequested && exception is OperationCanceledException) return;
         var tags = new TagList

@@ -199,7 +199,6 @@ public sealed partial class DsqlDataSource : DbDataSource
                 if (attempt > _settings.ConnectRetries) throw last is NpgsqlException ? last : new NpgsqlException(last.Message, last);
                 var delay = BackoffDelay(attempt);
                 if (started.Elapsed + delay > budget) throw last;
-                NoteFailure(last);
                 Log.ConnectRetry(_logger, Endpoint, Describe(last), attempt, delay.TotalMilliseconds);
                 Thread.Sleep(delay);
             }
@@ -247,7 +246,6 @@ public sealed partial class DsqlDataSource : DbDataSource
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(IsRetryable),
                 OnRetry = args =>
                 {
-                    if (args.Outcome.Exception is { } failure) NoteFailure(failure);
                     Log.ConnectRetry(_logger, Endpoint, args.Outcome.Exception is { } ex ? Describe(ex) : "unknown", args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds);
                     return default;
                 },
@@ -324,11 +322,6 @@ public sealed partial class DsqlDataSource : DbDataSource
     internal bool IsConnectThrottled => _time.GetUtcNow().UtcTicks - Interlocked.Read(ref _lastThrottledTicks) < ThrottleMemory.Ticks;
 
     private void MarkThrottled() => Interlocked.Exchange(ref _lastThrottledTicks, _time.GetUtcNow().UtcTicks);
-
-    private void NoteFailure(Exception exception)
-    {
-        if (exception is PostgresException { SqlState: "53400" or "53300" }) MarkThrottled();
-    }
 
     // ---------------------------------------------------------------- disposal
 

@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Security.Authentication;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
@@ -49,18 +47,16 @@ public sealed class DsqlHealthCheck : IHealthCheck
         return HealthCheckResult.Healthy($"DSQL at {_dataSource.Endpoint} answers.", data);
     }
 
+    /// <summary>The <c>reason</c> of an unhealthy result: the connector's own classification of failed opens, in the health check's terms.</summary>
     internal static string Classify(Exception exception, bool timedOut)
     {
-        if (exception is DsqlAuthenticationException || exception is PostgresException { SqlState: "28000" or "28P01" }) return "auth";
-        for (var current = exception; current is not null; current = current.InnerException)
+        if (timedOut && exception is OperationCanceledException) return "timeout";
+        return DsqlDataSource.ConnectFailureReason(exception) switch
         {
-            if (current is AuthenticationException) return "tls";
-            if (current is PostgresException { SqlState: "53400" or "53300" } || current is DsqlLimitExceededException { Limit: DsqlLimit.ConnectionRate or DsqlLimit.OpenConnections }) return "rate_limit";
-            if (current is SocketException or IOException) return "network";
-            if (current is TimeoutException) return "timeout";
-        }
-        if (timedOut || exception is OperationCanceledException) return "timeout";
-        return exception is PostgresException ? "server" : "network";
+            DsqlTelemetry.Reasons.TooManyConnections => "rate_limit",
+            DsqlTelemetry.Reasons.Other => exception is PostgresException || DsqlErrors.FindPostgresException(exception) is not null ? "server" : "network",
+            var reason => reason,
+        };
     }
 
     private string Describe(string reason, Exception exception) => reason switch

@@ -76,8 +76,7 @@ public sealed class DsqlTokenProvider : IDisposable
         if (_entries.TryGetValue(key, out var entry) && now < entry.UsableUntilTicks)
         {
             entry.LastUsedTicks = now;
-            if (now >= entry.RefreshAtTicks) StartRefresh(key);
-            if (DsqlTelemetry.TokenCacheHits.Enabled) RecordLookup(DsqlTelemetry.TokenCacheHits, key);
+            if (now >= entry.RefreshAtTicks || DsqlTelemetry.TokenCacheHits.Enabled) OnHit(key, entry, now);
             return entry.Token.Value;
         }
         if (DsqlTelemetry.TokenCacheMisses.Enabled) RecordLookup(DsqlTelemetry.TokenCacheMisses, key);
@@ -142,10 +141,6 @@ public sealed class DsqlTokenProvider : IDisposable
     }
 
     /// <summary>
-    /// Adds one to a counter tagged with the key (host, Region, user): three tags of strings, no allocation. Never
-    /// inlined: inlined, its tag structs would be zeroed on every cache hit, listener or not.
-    /// </summary>
-    /// <summary>
     /// The rarer work of a cache hit, out of line so that the hit itself stays as small as it was without telemetry:
     /// a refresh once the token is due for one, and the hit counter when something listens.
     /// </summary>
@@ -156,6 +151,10 @@ public sealed class DsqlTokenProvider : IDisposable
         if (DsqlTelemetry.TokenCacheHits.Enabled) RecordLookup(DsqlTelemetry.TokenCacheHits, key);
     }
 
+    /// <summary>
+    /// Adds one to a counter tagged with the key (host, Region, user): three tags of strings, no allocation. Never
+    /// inlined: inlined, its tag structs would be zeroed on every cache hit, listener or not.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void RecordLookup(System.Diagnostics.Metrics.Counter<long> counter, TokenKey key)
         => counter.Add(1, Tag(DsqlTelemetry.EndpointTag, key.Host), Tag(DsqlTelemetry.RegionTag, key.Region), Tag(DsqlTelemetry.UserTag, key.User));
