@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Polly;
@@ -18,7 +17,7 @@ namespace Dsql.Connector;
 public sealed partial class DsqlDataSource : DbDataSource
 {
     private readonly DsqlConnectionStringBuilder _settings;
-    private readonly RateLimiter _rateLimiter;
+    private readonly ConnectPacer _pacer;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _retry;
@@ -28,13 +27,13 @@ public sealed partial class DsqlDataSource : DbDataSource
     /// <summary>How long after the last throttled connect <see cref="IsConnectThrottled"/> stays true.</summary>
     internal static readonly TimeSpan ThrottleMemory = TimeSpan.FromSeconds(30);
 
-    internal DsqlDataSource(DsqlConnectionStringBuilder settings, string endpoint, string region, DsqlTokenProvider tokenProvider, RateLimiter rateLimiter, ILogger logger, TimeProvider time)
+    internal DsqlDataSource(DsqlConnectionStringBuilder settings, string endpoint, string region, DsqlTokenProvider tokenProvider, ConnectPacer pacer, ILogger logger, TimeProvider time)
     {
         _settings = settings;
         Endpoint = endpoint;
         Region = region;
         TokenProvider = tokenProvider;
-        _rateLimiter = rateLimiter;
+        _pacer = pacer;
         _logger = logger;
         _time = time;
         _retry = BuildRetryPipeline(settings.ConnectRetries);
@@ -74,20 +73,27 @@ public sealed partial class DsqlDataSource : DbDataSource
     /// </summary>
     public new async ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
     {
+        // Every open of a single-connection data source is a physical connect: it reserves its connect permit
+        // before the socket opens, so that a connect waiting for the rate bucket holds no connection on the server.
+        var reservation = _settings.Pooling ? null : await ReserveBeforeOpenAsync(cancellationToken).ConfigureAwait(false);
+        if (reservation is not null) HeldPermit.Value = reservation;
         // Fast path: a pooled rent that succeeds needs no retry machinery.
         var connection = _inner.CreateConnection();
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            ReleaseUnused(reservation);
             return connection;
         }
         catch (Exception ex) when (IsRetryable(ex) || IsAuthenticationFailure(ex))
         {
+            ReleaseUnused(reservation);
             await connection.DisposeAsync().ConfigureAwait(false);
             return await OpenWithRetriesAsync(ex, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
+            ReleaseUnused(reservation);
             RecordConnectFailure(ex, cancellationToken);
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -104,6 +110,8 @@ public sealed partial class DsqlDataSource : DbDataSource
     /// <summary>One synchronous open: the connection, or null with the failure when it is worth another attempt.</summary>
     private NpgsqlConnection? TryOpen(out Exception? failure)
     {
+        var reservation = _settings.Pooling ? null : ReserveBeforeOpen();
+        if (reservation is not null) HeldPermit.Value = reservation;
         var connection = _inner.CreateConnection();
         try
         {
@@ -122,6 +130,12 @@ public sealed partial class DsqlDataSource : DbDataSource
             RecordConnectFailure(ex, CancellationToken.None);
             connection.Dispose();
             throw;
+        }
+        finally
+        {
+            // A synchronous method does not restore the execution context: clear what this open set.
+            ReleaseUnused(reservation);
+            if (reservation is not null) HeldPermit.Value = null;
         }
     }
 
@@ -152,6 +166,8 @@ public sealed partial class DsqlDataSource : DbDataSource
                 }
                 while (true)
                 {
+                    var reservation = _settings.Pooling ? null : await ReserveBeforeOpenAsync(token).ConfigureAwait(false);
+                    if (reservation is not null) HeldPermit.Value = reservation;
                     var connection = _inner.CreateConnection();
                     try
                     {
@@ -170,6 +186,10 @@ public sealed partial class DsqlDataSource : DbDataSource
                         RecordConnectFailure(ex, cancellationToken);
                         await connection.DisposeAsync().ConfigureAwait(false);
                         throw;
+                    }
+                    finally
+                    {
+                        ReleaseUnused(reservation);
                     }
                 }
             }, deadline.Token).ConfigureAwait(false);
@@ -274,13 +294,9 @@ public sealed partial class DsqlDataSource : DbDataSource
         // bunches paced connects together. A synchronous open blocks its thread by nature; it waits the same way.
         RecordConnectAttempt(user);
         string token = TokenProvider.GetToken(Endpoint, Region, user);
+        if (UseHeldPermit() || _pacer.TryTake()) return token;
         var started = Stopwatch.GetTimestamp();
-        while (true)
-        {
-            using var lease = _rateLimiter.AttemptAcquire(1);
-            if (lease.IsAcquired) break;
-            Thread.Sleep(lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMilliseconds(10));
-        }
+        if (!_pacer.Wait(reserve: false, TimeSpan.FromSeconds(_settings.Timeout))) throw PermitTimeout(null);
         LogWait(started);
         return token;
     }
@@ -289,25 +305,99 @@ public sealed partial class DsqlDataSource : DbDataSource
     {
         RecordConnectAttempt(user);
         var pending = TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken);
-        if (pending.IsCompletedSuccessfully)
-        {
-            using var lease = _rateLimiter.AttemptAcquire(1);
-            if (lease.IsAcquired) return pending;
-        }
+        if (UseHeldPermit()) return pending;
+        if (pending.IsCompletedSuccessfully && _pacer.TryTake()) return pending;
         return WaitForPermitAsync(pending, cancellationToken);
     }
 
     private async ValueTask<string> WaitForPermitAsync(ValueTask<string> pendingToken, CancellationToken cancellationToken)
     {
         string token = await pendingToken.ConfigureAwait(false);
+        if (_pacer.TryTake()) return token;
         var started = Stopwatch.GetTimestamp();
-        using (var lease = await _rateLimiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false))
-        {
-            if (!lease.IsAcquired) throw new NpgsqlException($"The connection-rate limiter for {Endpoint} refused a connect permit.");
-        }
+        await _pacer.TakeAsync(cancellationToken).ConfigureAwait(false);
         LogWait(started);
         return token;
     }
+
+    // ---------------------------------------------------------------- permits reserved before the socket opens
+
+    /// <summary>
+    /// The connect permit a single-connection open reserved before its socket opened, for that open's password
+    /// callback. It flows with the open's execution context; an open that fails before its callback gives it back.
+    /// </summary>
+    private static readonly AsyncLocal<Reservation?> HeldPermit = new();
+
+    private sealed class Reservation(DsqlDataSource owner)
+    {
+        /// <summary>The data source whose pacer holds the reservation; null once used or released.</summary>
+        public DsqlDataSource? Owner = owner;
+    }
+
+    /// <summary>Uses the permit reserved before this open, if there is one for this data source.</summary>
+    private bool UseHeldPermit()
+    {
+        var held = HeldPermit.Value;
+        if (held is null || !ReferenceEquals(Interlocked.CompareExchange(ref held.Owner, null, this), this)) return false;
+        _pacer.UseReserved();
+        return true;
+    }
+
+    /// <summary>Gives back a reservation its open did not use (it failed before sending a token, or was never asked for one).</summary>
+    private static void ReleaseUnused(Reservation? reservation)
+    {
+        if (reservation is null) return;
+        var owner = Interlocked.Exchange(ref reservation.Owner, null);
+        owner?._pacer.Release();
+    }
+
+    /// <summary>
+    /// Reserves a connect permit before a physical open, waiting at most the <c>Timeout</c> setting. The caller puts
+    /// it in <see cref="HeldPermit"/> itself: a value set inside an async method does not flow back to its caller.
+    /// </summary>
+    private async ValueTask<Reservation> ReserveBeforeOpenAsync(CancellationToken cancellationToken)
+    {
+        if (!_pacer.TryReserve())
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(TimeSpan.FromSeconds(_settings.Timeout));
+            try
+            {
+                await _pacer.ReserveAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                var timeout = PermitTimeout(ex);
+                RecordConnectFailure(timeout, cancellationToken);
+                throw timeout;
+            }
+            LogWait(started);
+        }
+        return new Reservation(this);
+    }
+
+    /// <summary>The synchronous twin of <see cref="ReserveBeforeOpenAsync"/> (it blocks the calling thread).</summary>
+    private Reservation ReserveBeforeOpen()
+    {
+        if (!_pacer.TryReserve())
+        {
+            var started = Stopwatch.GetTimestamp();
+            if (!_pacer.Wait(reserve: true, TimeSpan.FromSeconds(_settings.Timeout)))
+            {
+                var timeout = PermitTimeout(null);
+                RecordConnectFailure(timeout, CancellationToken.None);
+                throw timeout;
+            }
+            LogWait(started);
+        }
+        return new Reservation(this);
+    }
+
+    private NpgsqlException PermitTimeout(Exception? inner)
+        => new($"No connect permit for {Endpoint} within the Timeout of {_settings.Timeout} s: more connects are queued for the " +
+               $"connection-rate bucket ({_settings.ConnectionRatePerSecond}/s) than it releases in that time. Open fewer connections at once or raise Timeout.",
+               new TimeoutException("Waiting for a connect permit timed out.", inner));
 
     private void LogWait(long started)
     {

@@ -93,7 +93,7 @@ public sealed class DsqlDataSourceBuilder
 
         var credentials = _credentials ?? DsqlCredentials.Resolve(settings.Profile);
         var tokenProvider = new DsqlTokenProvider(new DsqlTokenGenerator(credentials, _timeProvider), settings.TokenLifetime, _timeProvider, logger);
-        var rateLimiter = ConnectRateLimiters.For(endpoint, settings.ConnectionRatePerSecond, settings.ConnectionBurst);
+        var pacer = ConnectRateLimiters.For(endpoint, settings.ConnectionRatePerSecond, settings.ConnectionBurst);
         var lifetime = settings.ConnectionLifetime ?? MaxConnectionLifetime - TimeSpan.FromSeconds(Random.Shared.Next(0, (int)LifetimeSpread.TotalSeconds + 1));
 
         var npgsql = new NpgsqlDataSourceBuilder(NpgsqlConnectionString(settings, lifetime));
@@ -105,7 +105,7 @@ public sealed class DsqlDataSourceBuilder
         if (insecure) Log.InsecureTls(logger, endpoint, npgsql.ConnectionStringBuilder.SslMode.ToString());
 
         var user = settings.Username;
-        var dataSource = new DsqlDataSource(settings, endpoint, region, tokenProvider, rateLimiter, logger, _timeProvider);
+        var dataSource = new DsqlDataSource(settings, endpoint, region, tokenProvider, pacer, logger, _timeProvider);
         npgsql.UsePasswordProvider(
             passwordProvider: builder => dataSource.ProvidePassword(builder.Username ?? user),
             passwordProviderAsync: (builder, cancellationToken) => dataSource.ProvidePasswordAsync(builder.Username ?? user, cancellationToken));

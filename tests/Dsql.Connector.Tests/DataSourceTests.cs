@@ -125,6 +125,46 @@ public sealed class DataSourceTests(BackendFixture backend)
     }
 
     [Fact]
+    public async Task Single_connection_opens_wait_for_their_permit_before_the_socket_opens()
+    {
+        // The last of 20 opens waits about 3 s for its permit; the server drops a connection that has not sent its
+        // token within 1 s. A connect that waited while connected would be cut and retried.
+        await using var harness = await ConnectorHarness.StartAsync(backend, o =>
+        {
+            o.ConnectionBurst = 5;
+            o.ConnectionRatePerSecond = 5;
+            o.HandshakeTimeout = TimeSpan.FromSeconds(1);
+        });
+        await using var dataSource = harness.Build("Connection Burst=5;Connection Rate Per Second=5;Pooling=false;Timeout=30");
+        var connections = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ => await dataSource.OpenConnectionAsync()));
+        try
+        {
+            Assert.All(connections, c => Assert.Equal(System.Data.ConnectionState.Open, c.State));
+            Assert.Contains(harness.Logs.Lines, line => line.Contains("waited", StringComparison.Ordinal));
+            Assert.DoesNotContain(harness.Logs.Lines, line => line.Contains("retry", StringComparison.OrdinalIgnoreCase));
+        }
+        finally
+        {
+            foreach (var connection in connections) await connection.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_single_connection_open_that_cannot_get_a_permit_in_time_says_so()
+    {
+        await using var harness = await ConnectorHarness.StartAsync(backend);
+        await using var dataSource = harness.Build("Connection Burst=1;Connection Rate Per Second=0.2;Pooling=false;Timeout=1;Connect Retries=0");
+        await using (var first = await dataSource.OpenConnectionAsync())
+        {
+        }
+        var failure = await Assert.ThrowsAsync<NpgsqlException>(async () => await dataSource.OpenConnectionAsync());
+        Assert.IsType<TimeoutException>(failure.InnerException);
+        Assert.Contains("connect permit", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("Timeout of 1 s", failure.Message, StringComparison.Ordinal);
+        Assert.Throws<NpgsqlException>(() => dataSource.OpenConnection()); // the synchronous path alike
+    }
+
+    [Fact]
     public async Task Throttled_connects_are_retried_until_they_succeed()
     {
         await using var harness = await ConnectorHarness.StartAsync(backend);

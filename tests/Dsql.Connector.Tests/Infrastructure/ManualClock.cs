@@ -1,6 +1,6 @@
 namespace Dsql.Connector.Tests.Infrastructure;
 
-/// <summary>A clock that moves only when told to, firing the timers that come due.</summary>
+/// <summary>A clock that moves only when told to, firing the timers that come due; its timestamps move with it.</summary>
 internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
 {
     private readonly object _gate = new();
@@ -10,6 +10,13 @@ internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
     public override DateTimeOffset GetUtcNow()
     {
         lock (_gate) return _now;
+    }
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp()
+    {
+        lock (_gate) return _now.UtcTicks;
     }
 
     public int ActiveTimers
