@@ -39,18 +39,21 @@ public sealed partial class DsqlDataSource
         try
         {
             T result;
-            if (options.ReadOnly)
+            try
             {
+                // The first attempt runs outside the retry pipeline: most transactions do not conflict, and those
+                // pay nothing for the pipeline. Read-only work never conflicts and is never retried.
                 result = await run.AttemptAsync(cancellationToken).ConfigureAwait(false);
             }
-            else
+            catch (Exception first) when (!options.ReadOnly && DsqlErrors.IsConflict(first))
             {
                 var pipeline = ReferenceEquals(options, DsqlTransactionOptions.Default)
                     ? _defaultTransactionPipeline ??= BuildTransactionPipeline(options)
                     : BuildTransactionPipeline(options);
+                run.FirstConflict = first;
                 try
                 {
-                    result = await pipeline.ExecuteAsync(static (state, token) => new ValueTask<T>(state.AttemptAsync(token)), run, cancellationToken).ConfigureAwait(false);
+                    result = await pipeline.ExecuteAsync(static (state, token) => new ValueTask<T>(state.RetryAsync(token)), run, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (DsqlErrors.IsConflict(ex))
                 {
@@ -123,6 +126,20 @@ public sealed partial class DsqlDataSource
     private sealed class TransactionRun<T>(DsqlDataSource dataSource, Func<NpgsqlConnection, CancellationToken, Task<T>> work, DsqlTransactionOptions options, Activity? activity)
     {
         public int Attempts { get; private set; }
+
+        /// <summary>The conflict of the attempt made before the retry pipeline, which the pipeline counts as its own first attempt.</summary>
+        public Exception? FirstConflict { get; set; }
+
+        /// <summary>An attempt inside the retry pipeline: the first call hands the pipeline the earlier conflict, so its backoff and logging apply to it.</summary>
+        public Task<T> RetryAsync(CancellationToken cancellationToken)
+        {
+            if (FirstConflict is { } conflict)
+            {
+                FirstConflict = null;
+                return Task.FromException<T>(conflict);
+            }
+            return AttemptAsync(cancellationToken);
+        }
 
         public async Task<T> AttemptAsync(CancellationToken cancellationToken)
         {

@@ -72,6 +72,8 @@ public sealed class CommandLineTests(BackendFixture backend)
             "--max-bytes", "4096",
             "--lock-wait-timeout", "0",
             "--clock-skew", "30",
+            "--backend-max-connections", "2100",
+            "--handshake-timeout", "2.5",
         ]);
 
         Assert.True(commandLine.Verbose);
@@ -89,6 +91,8 @@ public sealed class CommandLineTests(BackendFixture backend)
         Assert.Equal(4096L, options.MaxBytesPerTransaction);
         Assert.Equal(TimeSpan.Zero, options.LockWaitTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), options.AllowedClockSkew);
+        Assert.Equal(2100, options.BackendMaxConnections);
+        Assert.Equal(TimeSpan.FromSeconds(2.5), options.HandshakeTimeout);
         Assert.Equal(EmulatorEndpoint.DefaultHost, Assert.Single(options.Endpoints).Host);
     }
 
@@ -306,6 +310,9 @@ public sealed class CommandLineTests(BackendFixture backend)
     [InlineData("--max-bytes", "0")]
     [InlineData("--lock-wait-timeout", "-1")]
     [InlineData("--clock-skew", "5m")]
+    [InlineData("--backend-max-connections", "0")]
+    [InlineData("--handshake-timeout", "0")]
+    [InlineData("--handshake-timeout", "soon")]
     public void Bad_numbers_name_option_and_value(string option, string value)
     {
         var ex = Assert.Throws<CommandLineException>(() => CommandLine.Parse([option, value]));

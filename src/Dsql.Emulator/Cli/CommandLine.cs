@@ -28,6 +28,9 @@ internal sealed class CommandLine
                                        default: start a throwaway cluster
           --pg-bin <dir>               directory of initdb, pg_ctl and postgres (default: PG_BIN, PATH,
                                        /usr/lib/postgresql/*/bin)
+          --backend-max-connections <n>
+                                       max_connections of the throwaway cluster; one backend per open
+                                       session (1200)
 
         Limits (defaults are Aurora DSQL's)
           --max-connections <n>        open sessions per endpoint (10000)
@@ -39,6 +42,7 @@ internal sealed class CommandLine
           --max-bytes <n>              bytes written per transaction (10485760)
           --lock-wait-timeout <ms>     wait for a locked row before failing with 40001 (200)
           --clock-skew <s>             how far a token's date may be ahead of the clock (300)
+          --handshake-timeout <s>      seconds a client has from connecting to sending its token (10)
 
         Other
           --verbose                    log every session
@@ -113,6 +117,12 @@ internal sealed class CommandLine
                     break;
                 case "--pg-bin":
                     result.Options.PgBin = Value();
+                    break;
+                case "--backend-max-connections":
+                    result.Options.BackendMaxConnections = ParseInt(option, Value(), 1);
+                    break;
+                case "--handshake-timeout":
+                    result.Options.HandshakeTimeout = TimeSpan.FromSeconds(ParseDouble(option, Value()));
                     break;
                 case "--max-connections":
                     result.Options.MaxConnections = ParseInt(option, Value(), 1);
