@@ -3,8 +3,8 @@
 #
 #   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj
 #   ./build.sh demo [args]   build and run the quickstart (or the emulator's demo)
-#   ./build.sh bench [args]  build and run the emulator benchmarks
-#   ./build.sh bench connector [args]  the connector's BenchmarkDotNet suite
+#   ./build.sh bench [args]  build and run the performance lab (tests/Dsql.Connector.Benchmarks):
+#                            every scenario side by side, results in docs/performance/<mode>.md/.json
 #   ./build.sh prereqs       only check/install the prerequisites
 #
 # Prerequisites: the .NET 10 SDK, and PostgreSQL server binaries (initdb,
@@ -49,10 +49,12 @@ Commands:
                  TRX results go to artifacts/test-results; last line is
                  "N passed, N failed[, N skipped]"
   demo [args]    build and run samples/Quickstart, or the emulator's "demo" command
-  bench [args]   build and run tests/Dsql.Emulator.Benchmarks (latency|sessions|coldstart|all)
-  bench connector [args]
-                 build and run tests/Dsql.Connector.Benchmarks (args go to BenchmarkDotNet,
-                 e.g. --filter '*Token*')
+  bench [args]   build and run the performance lab (tests/Dsql.Connector.Benchmarks): token,
+                 rent, connect, transaction (BenchmarkDotNet), emulator, storm, contention and
+                 soak; results in docs/performance/full.md and .json (about 25 minutes)
+                   --quick        the whole lab in under 10 minutes (docs/performance/quick.*)
+                   --only a,b     only these scenarios      --soak S   soak seconds
+                   bdn [args]     plain BenchmarkDotNet over the micro benchmarks
   prereqs        check (and if needed install) the .NET SDK and PostgreSQL binaries
 EOF
 }
@@ -400,19 +402,9 @@ cmd_demo() {
 }
 
 cmd_bench() {
-  local bench_project="tests/Dsql.Emulator.Benchmarks"
-  # "./build.sh bench connector [BenchmarkDotNet args]" runs the connector's BenchmarkDotNet suite.
-  if [[ "${1:-}" == "connector" ]]; then
-    shift
-    bench_project="tests/Dsql.Connector.Benchmarks"
-  fi
-  if [[ ! -d "$bench_project" ]]; then
-    err "$bench_project does not exist"
-    exit 1
-  fi
   ensure_prereqs
   build_solution
-  exec dotnet run --project "$bench_project" -c "$CONFIGURATION" --no-build -- "$@"
+  exec dotnet run --project tests/Dsql.Connector.Benchmarks -c "$CONFIGURATION" --no-build -- "$@"
 }
 
 main() {

@@ -1,14 +1,29 @@
-// Connector benchmarks. Results and the commands are recorded in docs/performance.md.
-//   ./build.sh bench connector                         every BenchmarkDotNet class
-//   ./build.sh bench connector --filter '*Token*'      one class
-//   ./build.sh bench connector contention [seconds]    the OCC contention harness (measured, not BenchmarkDotNet)
+// The performance lab: every performance claim of the connector and the emulator, measured side by side in one run.
+// Results go to docs/performance/<mode>.md and .json; docs/performance.md explains them. See LabSettings.Usage.
 using BenchmarkDotNet.Running;
 using Dsql.Connector.Benchmarks;
+using Dsql.Connector.Benchmarks.Lab;
 
-if (args.Length > 0 && args[0] == "contention")
+if (args.Length > 0 && args[0] == "bdn")
 {
-    int seconds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
-    await ContentionHarness.RunAsync(TimeSpan.FromSeconds(seconds));
-    return;
+    // Plain BenchmarkDotNet over the micro benchmarks, for exploring one of them.
+    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+    return 0;
 }
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine(LabSettings.Usage);
+    return 0;
+}
+LabSettings settings;
+try
+{
+    settings = LabSettings.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine("error: " + ex.Message);
+    Console.Error.WriteLine(LabSettings.Usage);
+    return 2;
+}
+return await PerformanceLab.RunAsync(settings);

@@ -1,9 +1,8 @@
-using Amazon.Runtime;
 using BenchmarkDotNet.Attributes;
-using Dsql.Emulator;
+using Dsql.Connector.Benchmarks.Lab;
 using Npgsql;
 
-namespace Dsql.Connector.Benchmarks;
+namespace Dsql.Connector.Benchmarks.Micro;
 
 /// <summary>
 /// Renting a pooled connection and running SELECT 1: DsqlDataSource against a bare NpgsqlDataSource whose password
@@ -13,7 +12,7 @@ namespace Dsql.Connector.Benchmarks;
 /// </summary>
 public class RentBenchmarks
 {
-    private DsqlEmulator _emulator = null!;
+    private LabEndpoint _lab = null!;
     private NpgsqlDataSource _bare = null!;
     private DsqlDataSource _dsql = null!;
     private TelemetryListeners? _listeners;
@@ -23,30 +22,35 @@ public class RentBenchmarks
     public bool Listener { get; set; }
 
     [GlobalSetup]
-    public async Task Setup()
+    public void Setup() => SetupAsync().GetAwaiter().GetResult();
+
+    private async Task SetupAsync()
     {
         _listeners = TelemetryListeners.AttachIf(Listener);
-        _emulator = await DsqlEmulator.StartAsync();
-        var endpoint = _emulator.Endpoints[0];
-        var credentials = new BasicAWSCredentials(DsqlEmulatorOptions.ExampleAccessKeyId, DsqlEmulatorOptions.ExampleSecretAccessKey);
-        string staticPassword = new DsqlTokenGenerator(credentials).GenerateToken(endpoint.Host, endpoint.Region, "admin", TimeSpan.FromHours(1));
-        _bare = NpgsqlDataSource.Create(
-            $"Host=127.0.0.1;Port={endpoint.Port};Username=admin;Password={staticPassword};Database=postgres;SSL Mode=VerifyFull;SSL Negotiation=Direct;" +
-            $"Root Certificate={endpoint.CaCertificatePath};No Reset On Close=true;Enlist=false;Maximum Pool Size=10");
-        _dsql = new DsqlDataSourceBuilder($"Host={endpoint.Host};Host Address=127.0.0.1;Port={endpoint.Port};Root Certificate={endpoint.CaCertificatePath};Maximum Pool Size=10")
-            .UseCredentials(credentials)
-            .Build();
+        _lab = await LabEndpoint.StartAsync();
+        _bare = _lab.Bare("Maximum Pool Size=10");
+        _dsql = _lab.Connector("Maximum Pool Size=10");
         await using (var warm = await _bare.OpenConnectionAsync()) { }
         await using (var warm = await _dsql.OpenConnectionAsync()) { }
     }
 
     [GlobalCleanup]
-    public async Task Cleanup()
+    public void Cleanup() => CleanupAsync().GetAwaiter().GetResult();
+
+    private async Task CleanupAsync()
     {
         _listeners?.Dispose();
         await _bare.DisposeAsync();
         await _dsql.DisposeAsync();
-        await _emulator.DisposeAsync();
+        await _lab.DisposeAsync();
+    }
+
+    /// <summary>Closes both pools' connections, so the next rents open fresh sessions.</summary>
+    public Task ClearPools()
+    {
+        _bare.Clear();
+        _dsql.NpgsqlDataSource.Clear();
+        return Task.CompletedTask;
     }
 
     [Benchmark(Baseline = true, Description = "NpgsqlDataSource (static password)")]

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace Dsql.Connector.Benchmarks;
+namespace Dsql.Connector.Benchmarks.Micro;
 
 /// <summary>
 /// A MeterListener and an ActivityListener on "Dsql.Connector", as an exporter would attach them, for the "with a

@@ -1,10 +1,9 @@
 using System.Data;
-using Amazon.Runtime;
 using BenchmarkDotNet.Attributes;
-using Dsql.Emulator;
+using Dsql.Connector.Benchmarks.Lab;
 using Npgsql;
 
-namespace Dsql.Connector.Benchmarks;
+namespace Dsql.Connector.Benchmarks.Micro;
 
 /// <summary>
 /// No contention: one UPDATE in a transaction through ExecuteInTransactionAsync, against the same written by hand
@@ -12,26 +11,27 @@ namespace Dsql.Connector.Benchmarks;
 /// </summary>
 public class TransactionOverheadBenchmarks
 {
-    private DsqlEmulator _emulator = null!;
+    private LabEndpoint _lab = null!;
     private DsqlDataSource _dataSource = null!;
 
     [GlobalSetup]
-    public async Task Setup()
+    public void Setup() => SetupAsync().GetAwaiter().GetResult();
+
+    private async Task SetupAsync()
     {
-        _emulator = await DsqlEmulator.StartAsync();
-        var endpoint = _emulator.Endpoints[0];
-        _dataSource = new DsqlDataSourceBuilder($"Host={endpoint.Host};Host Address=127.0.0.1;Port={endpoint.Port};Root Certificate={endpoint.CaCertificatePath};Maximum Pool Size=4")
-            .UseCredentials(new BasicAWSCredentials(DsqlEmulatorOptions.ExampleAccessKeyId, DsqlEmulatorOptions.ExampleSecretAccessKey))
-            .Build();
+        _lab = await LabEndpoint.StartAsync();
+        _dataSource = _lab.Connector("Maximum Pool Size=4");
         await _dataSource.ExecuteNonQueryAsync("CREATE TABLE IF NOT EXISTS overhead_rows (id int PRIMARY KEY, n bigint NOT NULL)");
         await _dataSource.ExecuteNonQueryAsync("INSERT INTO overhead_rows VALUES (1, 0) ON CONFLICT DO NOTHING");
     }
 
     [GlobalCleanup]
-    public async Task Cleanup()
+    public void Cleanup() => CleanupAsync().GetAwaiter().GetResult();
+
+    private async Task CleanupAsync()
     {
         await _dataSource.DisposeAsync();
-        await _emulator.DisposeAsync();
+        await _lab.DisposeAsync();
     }
 
     [Benchmark(Baseline = true, Description = "hand-written BEGIN / UPDATE / COMMIT")]

@@ -65,8 +65,25 @@ public sealed class AwsEnvironment : IDisposable
         }
     }
 
-    private static readonly Lazy<string> SharedDirectory = new(
-        () => System.IO.Directory.CreateTempSubdirectory("dsql-aws-env-").FullName);
+    private static readonly Lazy<string> SharedDirectory = new(() =>
+    {
+        string directory = System.IO.Directory.CreateTempSubdirectory("dsql-aws-env-").FullName;
+        // One folder per test process, removed when the process ends.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        };
+        return directory;
+    });
 
     /// <summary>
     /// Runs when the test assembly loads, before any test can touch the AWS SDK: the SDK reads the shared file
