@@ -53,8 +53,9 @@ internal static class StormScenario
         ]));
         result.Notes.Add(string.Create(CultureInfo.InvariantCulture, $"Behind the connector's figure: {attempts:#,0} connect attempts for {ours.Opened:#,0} connections; failures retried inside the connector: {retried}."));
         result.Notes.Add("Bare Npgsql has no notion of the quota: the opens past the burst that arrive before the bucket refills are refused " +
-                         "with 53400 and surface to the caller. The connector paces its opens with a process-wide bucket per endpoint " +
-                         "(waited on right before the token is sent) and retries 53400 with backoff.");
+                         "with 53400 and surface to the caller. The connector paces its opens with a process-wide bucket per endpoint that refills " +
+                         "as DSQL's does: each open reserves its permit before its socket opens (at most 64 waiting on the server at once) and uses it " +
+                         "when it sends its token; 53400 would be retried with backoff.");
         return result;
 
         static IReadOnlyList<string> Row(string name, StormOutcome outcome) =>
