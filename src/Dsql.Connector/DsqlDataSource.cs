@@ -294,7 +294,12 @@ public sealed partial class DsqlDataSource : DbDataSource
         // bunches paced connects together. A synchronous open blocks its thread by nature; it waits the same way.
         RecordConnectAttempt(user);
         string token = TokenProvider.GetToken(Endpoint, Region, user);
-        if (UseHeldPermit() || _pacer.TryTake()) return token;
+        if (ClaimHeldReservation())
+        {
+            _pacer.UseReserved();
+            return token;
+        }
+        if (_pacer.TryTake()) return token;
         var started = Stopwatch.GetTimestamp();
         if (!_pacer.Wait(reserve: false, TimeSpan.FromSeconds(_settings.Timeout))) throw PermitTimeout(null);
         LogWait(started);
@@ -305,9 +310,34 @@ public sealed partial class DsqlDataSource : DbDataSource
     {
         RecordConnectAttempt(user);
         var pending = TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken);
-        if (UseHeldPermit()) return pending;
+        if (ClaimHeldReservation())
+        {
+            if (!pending.IsCompletedSuccessfully) return UseReservationAfterAsync(pending);
+            _pacer.UseReserved();
+            return pending;
+        }
         if (pending.IsCompletedSuccessfully && _pacer.TryTake()) return pending;
         return WaitForPermitAsync(pending, cancellationToken);
+    }
+
+    /// <summary>
+    /// Uses the open's reservation once its token is ready (the bucket is drawn on when the token goes out, not while
+    /// it is signed), or gives the reservation back if no token comes.
+    /// </summary>
+    private async ValueTask<string> UseReservationAfterAsync(ValueTask<string> pendingToken)
+    {
+        string token;
+        try
+        {
+            token = await pendingToken.ConfigureAwait(false);
+        }
+        catch
+        {
+            _pacer.Release();
+            throw;
+        }
+        _pacer.UseReserved();
+        return token;
     }
 
     private async ValueTask<string> WaitForPermitAsync(ValueTask<string> pendingToken, CancellationToken cancellationToken)
@@ -334,13 +364,14 @@ public sealed partial class DsqlDataSource : DbDataSource
         public DsqlDataSource? Owner = owner;
     }
 
-    /// <summary>Uses the permit reserved before this open, if there is one for this data source.</summary>
-    private bool UseHeldPermit()
+    /// <summary>
+    /// Claims the permit reserved before this open, if there is one for this data source; the caller then uses it
+    /// (or gives it back) on the pacer.
+    /// </summary>
+    private bool ClaimHeldReservation()
     {
         var held = HeldPermit.Value;
-        if (held is null || !ReferenceEquals(Interlocked.CompareExchange(ref held.Owner, null, this), this)) return false;
-        _pacer.UseReserved();
-        return true;
+        return held is not null && ReferenceEquals(Interlocked.CompareExchange(ref held.Owner, null, this), this);
     }
 
     /// <summary>Gives back a reservation its open did not use (it failed before sending a token, or was never asked for one).</summary>

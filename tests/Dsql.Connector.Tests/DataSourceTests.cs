@@ -165,6 +165,35 @@ public sealed class DataSourceTests(BackendFixture backend)
     }
 
     [Fact]
+    public async Task A_single_connection_open_whose_token_cannot_be_signed_gives_its_permit_back()
+    {
+        // One permit, the next one 5 s away: an open that kept its reservation would make the next open time out
+        // waiting for a permit instead of failing on its own credentials.
+        await using var harness = await ConnectorHarness.StartAsync(backend);
+        await using var dataSource = harness.Builder("Connection Burst=1;Connection Rate Per Second=0.2;Pooling=false;Timeout=2;Connect Retries=0", new SlowlyFailingCredentials()).Build();
+        for (int i = 0; i < 2; i++)
+        {
+            var failure = await Assert.ThrowsAnyAsync<Exception>(async () => await dataSource.OpenConnectionAsync());
+            Assert.Contains(SlowlyFailingCredentials.Message, failure.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("connect permit", failure.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Credentials whose asynchronous fetch fails after a moment (so the token is still pending when the permit step runs).</summary>
+    private sealed class SlowlyFailingCredentials : AWSCredentials
+    {
+        public const string Message = "no credentials here (test)";
+
+        public override ImmutableCredentials GetCredentials() => throw new InvalidOperationException(Message);
+
+        public override async Task<ImmutableCredentials> GetCredentialsAsync()
+        {
+            await Task.Delay(50);
+            throw new InvalidOperationException(Message);
+        }
+    }
+
+    [Fact]
     public async Task Throttled_connects_are_retried_until_they_succeed()
     {
         await using var harness = await ConnectorHarness.StartAsync(backend);
