@@ -86,21 +86,21 @@ internal static class StormScenario
         public ValueTask DisposeAsync() => dataSource.DisposeAsync();
     }
 
-    /// <summary>Runs one storm of <paramref name="connects"/> opens against a fresh emulator with DSQL's rate.</summary>
-    internal static async Task<StormOutcome> StormAsync(LabSettings settings, string label, Func<LabEndpoint, Opener> client, int connects = Connects, int burst = Burst, double rate = Rate)
+    /// <summary>Runs one storm of <see cref="Connects"/> opens against a fresh emulator with DSQL's rate.</summary>
+    private static async Task<StormOutcome> StormAsync(LabSettings settings, string label, Func<LabEndpoint, Opener> client)
     {
         await using var lab = await LabEndpoint.StartAsync(
-            "--connection-burst", burst.ToString(CultureInfo.InvariantCulture),
-            "--connection-rate", rate.ToString(CultureInfo.InvariantCulture),
-            "--backend-max-connections", (connects + 100).ToString(CultureInfo.InvariantCulture));
+            "--connection-burst", Burst.ToString(CultureInfo.InvariantCulture),
+            "--connection-rate", Rate.ToString(CultureInfo.InvariantCulture),
+            "--backend-max-connections", (Connects + 100).ToString(CultureInfo.InvariantCulture));
         await using var opener = client(lab);
         var errors = new ConcurrentDictionary<string, int>();
         int opened = 0;
         long slowestTicks = 0;
         using var start = new ManualResetEventSlim();
         var clock = Stopwatch.StartNew();
-        var tasks = new Task[connects];
-        for (int i = 0; i < connects; i++)
+        var tasks = new Task[Connects];
+        for (int i = 0; i < Connects; i++)
         {
             tasks[i] = Task.Run(async () =>
             {
