@@ -31,7 +31,6 @@ public sealed partial class ConformanceReplayTests(BackendFixture backend)
         ["env_server_version_setting"] = "current_setting('server_version') is the backend's 15.x, DSQL answers 16.15",
         ["env_server_version_num"] = "current_setting('server_version_num') is the backend's 150xxx, DSQL answers 160015",
         ["env_show_server_version_num"] = "SHOW server_version_num is the backend's 150xxx, DSQL answers 160015",
-        ["env_lc_collate"] = "lc_collate was removed in PostgreSQL 16 (DSQL: 42704); PostgreSQL 15 still shows it",
     };
 
     /// <summary>

@@ -94,7 +94,7 @@ public sealed class RefusedStatementTests(BackendFixture backend) : IAsyncLifeti
     {
         await using var tx = await _connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
         await new NpgsqlCommand($"INSERT INTO {_table} VALUES (2, 2)", _connection, tx).ExecuteNonQueryAsync();
-        var ex = await RefusedAsync($"CREATE INDEX ON {_table} (n)", tx);
+        var ex = await RefusedAsync($"CREATE INDEX ASYNC ON {_table} (n)", tx);
         Assert.Equal("ddl and dml are not supported in the same transaction", ex.MessageText);
         await tx.RollbackAsync();
     }

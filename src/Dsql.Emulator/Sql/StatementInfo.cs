@@ -21,8 +21,8 @@ internal enum StatementKind
     Other,
 }
 
-/// <summary>A refusal: the SQLSTATE and message DSQL answers.</summary>
-internal readonly record struct DsqlRejection(string SqlState, string Message);
+/// <summary>A refusal: the SQLSTATE and message DSQL answers, and the id of the rule-table row that decided it (null for transaction rules).</summary>
+internal readonly record struct DsqlRejection(string SqlState, string Message, string? RuleId = null);
 
 /// <summary>One statement found by <see cref="SqlAnalyzer.Analyze"/>: where it is, what it is, and whether DSQL refuses it.</summary>
 internal sealed class StatementInfo

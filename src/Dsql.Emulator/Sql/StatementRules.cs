@@ -1,15 +1,21 @@
 namespace Dsql.Emulator.Sql;
 
-/// <summary>Classification and DSQL refusal rules for one statement (see <see cref="SqlAnalyzer"/>).</summary>
+/// <summary>
+/// Classifies one statement and applies DSQL's rule table (<see cref="DsqlRuleTable"/>) to it. The decisions are
+/// the table's rows; this class only finds where in a statement each kind of row applies (the first keyword, the
+/// column types, the casts, the clauses and function calls anywhere) and fills the messages' placeholders.
+/// </summary>
 internal static class StatementRules
 {
-    private const string FeatureNotSupported = "0A000";
-    private const string UndefinedObject = "42704";
-
-    private static readonly string[] SerialTypes = ["serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"];
-
     private static readonly string[] SettableParameters =
         ["client_encoding", "datestyle", "extra_float_digits", "intervalstyle", "timezone", "search_path"];
+
+    private static readonly DsqlRule[] ClauseRules = DsqlRuleTable.InScope(RuleScope.Clause).ToArray();
+    private static readonly DsqlRule[] FunctionRules = DsqlRuleTable.InScope(RuleScope.Function).ToArray();
+    private static readonly DsqlRule SerialType = DsqlRuleTable.Get("serial_type");
+    private static readonly DsqlRule ArrayColumn = DsqlRuleTable.Get("array_column");
+    private static readonly DsqlRule UnsupportedColumnType = DsqlRuleTable.Get("unsupported_column_type");
+    private static readonly DsqlRule UnsupportedCastType = DsqlRuleTable.Get("unsupported_cast_type");
 
     public static StatementKind Classify(StatementView s, out DsqlRejection? rejection, out int asyncStart)
     {
@@ -20,260 +26,108 @@ internal static class StatementRules
             return StatementKind.Empty;
         }
 
-        StatementKind kind = StatementKind.Other;
-        if (s.Kw(0, "SELECT"))
+        StatementKind kind = Kind(s);
+        if (kind == StatementKind.Ddl && s.Kw(0, "CREATE"))
         {
-            kind = StatementKind.Query;
-            rejection = SelectInto(s);
-        }
-        else if (s.Kw(0, "INSERT") || s.Kw(0, "UPDATE") || s.Kw(0, "DELETE") || s.Kw(0, "MERGE"))
-        {
-            kind = StatementKind.Dml;
-        }
-        else if (s.Kw(0, "VALUES") || s.Kw(0, "TABLE") || s.Kw(0, "SHOW") || s.Kw(0, "EXPLAIN"))
-        {
-            kind = StatementKind.Query;
-        }
-        else if (s.Kw(0, "WITH"))
-        {
-            kind = With(s, out rejection);
-        }
-        else if (s.Punct(0, '('))
-        {
-            kind = Parenthesized(s, out rejection);
-        }
-        else if (s.Kw(0, "CREATE"))
-        {
-            kind = StatementKind.Ddl;
-            rejection = Create(s, out asyncStart);
-        }
-        else if (s.Kw(0, "ALTER"))
-        {
-            kind = StatementKind.Ddl;
-            rejection = Alter(s);
-        }
-        else if (s.Kw(0, "DROP"))
-        {
-            kind = StatementKind.Ddl;
-            if (s.Kw(1, "DATABASE"))
+            int i = s.Kw(1, "UNIQUE") ? 2 : 1;
+            if (s.Kw(i, "INDEX") && s.Kw(i + 1, "ASYNC"))
             {
-                rejection = Unsupported("unsupported statement: Dropdb");
+                asyncStart = s.Tokens[i + 1].Start;
             }
         }
-        else if (s.Kw(0, "COMMENT"))
+
+        if (s.Is(0, SqlTokenKind.Word))
         {
-            kind = StatementKind.Ddl;
-        }
-        else
-        {
-            kind = Utility(s, out rejection);
+            foreach (DsqlRule rule in DsqlRuleTable.StatementRulesFor(s.Text(0)))
+            {
+                if (rule.Pattern!.Match(s, 0) >= 0)
+                {
+                    rejection = rule.Reject();
+                    return kind;
+                }
+            }
         }
 
-        rejection ??= Anywhere(s);
+        rejection = Checks(s) ?? Anywhere(s);
         return kind;
     }
 
-    private static StatementKind Utility(StatementView s, out DsqlRejection? rejection)
+    // ---- classification --------------------------------------------------------------------------------
+
+    private static StatementKind Kind(StatementView s)
     {
-        rejection = null;
-        switch (char.ToUpperInvariant(s.Text(0)[0]))
+        if (s.Kw(0, "SELECT") || s.Kw(0, "VALUES") || s.Kw(0, "TABLE") || s.Kw(0, "SHOW") || s.Kw(0, "EXPLAIN"))
         {
-            case 'A':
-                if (s.Kw(0, "ABORT"))
-                {
-                    return StatementKind.Rollback;
-                }
+            return StatementKind.Query;
+        }
 
-                break; // ANALYZE / ANALYSE: allowed
-            case 'B':
-                if (s.Kw(0, "BEGIN"))
-                {
-                    rejection = IsolationLevel(s, 1);
-                    return StatementKind.Begin;
-                }
+        if (s.Kw(0, "INSERT") || s.Kw(0, "UPDATE") || s.Kw(0, "DELETE") || s.Kw(0, "MERGE"))
+        {
+            return StatementKind.Dml;
+        }
 
-                break;
-            case 'C':
-                if (s.Kw(0, "COMMIT"))
-                {
-                    if (s.Kw(1, "PREPARED"))
-                    {
-                        rejection = Unsupported("unsupported transaction statement: COMMIT PREPARED");
-                        return StatementKind.Other;
-                    }
+        if (s.Kw(0, "WITH"))
+        {
+            return With(s);
+        }
 
-                    return StatementKind.Commit;
-                }
+        if (s.Punct(0, '('))
+        {
+            int i = 0;
+            while (s.Punct(i, '('))
+            {
+                i++;
+            }
 
-                if (s.Kw(0, "COPY"))
-                {
-                    return Copy(s, out rejection);
-                }
+            return s.Kw(i, "WITH") ? With(s)
+                : s.Kw(i, "SELECT") || s.Kw(i, "VALUES") || s.Kw(i, "TABLE") ? StatementKind.Query
+                : StatementKind.Other;
+        }
 
-                rejection = s.Kw(0, "CLOSE") ? Unsupported("unsupported statement: ClosePortal")
-                    : s.Kw(0, "CLUSTER") ? Unsupported("unsupported statement: Cluster")
-                    : s.Kw(0, "CHECKPOINT") ? Unsupported("unsupported statement: Checkpoint")
-                    : null;
-                break;
-            case 'D':
-                if (s.Kw(0, "DEALLOCATE"))
-                {
-                    int i = s.Kw(1, "PREPARE") ? 2 : 1;
-                    if (!s.Kw(i, "ALL"))
-                    {
-                        rejection = Unsupported("unsupported statement: Deallocate");
-                    }
-                }
-                else
-                {
-                    rejection = s.Kw(0, "DO") ? Unsupported("unsupported statement: Do")
-                        : s.Kw(0, "DECLARE") ? Unsupported("unsupported statement: DeclareCursor")
-                        : s.Kw(0, "DISCARD") ? Unsupported("unsupported statement: Discard")
-                        : null;
-                }
+        if (s.Kw(0, "CREATE") || s.Kw(0, "ALTER") || s.Kw(0, "DROP") || s.Kw(0, "COMMENT"))
+        {
+            return StatementKind.Ddl;
+        }
 
-                break;
-            case 'E':
-                if (s.Kw(0, "END"))
-                {
-                    return StatementKind.Commit;
-                }
+        if (s.Kw(0, "BEGIN") || (s.Kw(0, "START") && s.Kw(1, "TRANSACTION")))
+        {
+            return StatementKind.Begin;
+        }
 
-                if (s.Kw(0, "EXECUTE"))
-                {
-                    rejection = Unsupported("unsupported statement: Execute");
-                }
+        if ((s.Kw(0, "COMMIT") && !s.Kw(1, "PREPARED")) || s.Kw(0, "END"))
+        {
+            return StatementKind.Commit;
+        }
 
-                break;
-            case 'F':
-                if (s.Kw(0, "FETCH"))
-                {
-                    rejection = Unsupported("unsupported statement: Fetch");
-                }
+        if (s.Kw(0, "ABORT"))
+        {
+            return StatementKind.Rollback;
+        }
 
-                break;
-            case 'L':
-                rejection = s.Kw(0, "LISTEN") ? Unsupported("unsupported statement: Listen")
-                    : s.Kw(0, "LOCK") ? Unsupported("unsupported statement: Lock")
-                    : s.Kw(0, "LOAD") ? Unsupported("unsupported statement: Load")
-                    : null;
-                break;
-            case 'M':
-                if (s.Kw(0, "MOVE"))
-                {
-                    rejection = Unsupported("unsupported statement: Move");
-                }
+        if (s.Kw(0, "ROLLBACK"))
+        {
+            int i = s.Kw(1, "WORK") || s.Kw(1, "TRANSACTION") ? 2 : 1;
+            return s.Kw(1, "PREPARED") || s.Kw(i, "TO") ? StatementKind.Other : StatementKind.Rollback;
+        }
 
-                break;
-            case 'N':
-                if (s.Kw(0, "NOTIFY"))
+        if (s.Kw(0, "COPY"))
+        {
+            for (int i = 1; i < s.Count; i++)
+            {
+                if (s.Depth(i) == 0 && (s.Kw(i, "FROM") || s.Kw(i, "TO")))
                 {
-                    rejection = Unsupported("unsupported statement: Notify");
+                    return s.Kw(i, "FROM") ? StatementKind.Dml : StatementKind.Query;
                 }
+            }
 
-                break;
-            case 'P':
-                if (s.Kw(0, "PREPARE"))
-                {
-                    bool transaction = s.Kw(1, "TRANSACTION") && !s.Kw(2, "AS") && !s.Punct(2, '(');
-                    rejection = Unsupported(transaction
-                        ? "unsupported transaction statement: PREPARE TRANSACTION"
-                        : "unsupported statement: Prepare");
-                }
-
-                break;
-            case 'R':
-                if (s.Kw(0, "ROLLBACK"))
-                {
-                    if (s.Kw(1, "PREPARED"))
-                    {
-                        rejection = Unsupported("unsupported transaction statement: ROLLBACK PREPARED");
-                        return StatementKind.Other;
-                    }
-
-                    int i = s.Kw(1, "WORK") || s.Kw(1, "TRANSACTION") ? 2 : 1;
-                    if (s.Kw(i, "TO"))
-                    {
-                        rejection = Unsupported("unsupported transaction statement: ROLLBACK TO");
-                        return StatementKind.Other;
-                    }
-
-                    return StatementKind.Rollback;
-                }
-
-                rejection = s.Kw(0, "RESET") ? Reset(s)
-                    : s.Kw(0, "RELEASE") ? Unsupported("unsupported transaction statement: RELEASE")
-                    : s.Kw(0, "REINDEX") ? Unsupported("unsupported statement: Reindex")
-                    : null;
-                break;
-            case 'S':
-                if (s.Kw(0, "SET"))
-                {
-                    rejection = Set(s);
-                }
-                else if (s.Kw(0, "START"))
-                {
-                    if (s.Kw(1, "TRANSACTION"))
-                    {
-                        rejection = IsolationLevel(s, 2);
-                        return StatementKind.Begin;
-                    }
-                }
-                else if (s.Kw(0, "SAVEPOINT"))
-                {
-                    rejection = Unsupported("unsupported transaction statement: SAVEPOINT");
-                }
-
-                break;
-            case 'T':
-                if (s.Kw(0, "TRUNCATE"))
-                {
-                    rejection = Unsupported("unsupported statement: Truncate");
-                }
-
-                break;
-            case 'U':
-                if (s.Kw(0, "UNLISTEN"))
-                {
-                    rejection = Unsupported("unsupported statement: Unlisten");
-                }
-
-                break;
-            case 'V':
-                if (s.Kw(0, "VACUUM"))
-                {
-                    rejection = Unsupported("unsupported VACUUM statement");
-                }
-
-                break;
+            return StatementKind.Dml;
         }
 
         return StatementKind.Other;
     }
 
-    private static DsqlRejection Unsupported(string message) => new(FeatureNotSupported, message);
-
-    private static DsqlRejection CreateTableAs() => Unsupported("unsupported statement: CreateTableAs");
-
-    // ---- queries -------------------------------------------------------------------------------
-
-    /// <summary>SELECT ... INTO at the top level of the statement is CREATE TABLE AS in disguise.</summary>
-    private static DsqlRejection? SelectInto(StatementView s)
+    private static StatementKind With(StatementView s)
     {
-        for (int i = 0; i < s.Count; i++)
-        {
-            if (s.Tokens[i].Depth == 0 && s.Kw(i, "INTO"))
-            {
-                return CreateTableAs();
-            }
-        }
-
-        return null;
-    }
-
-    private static StatementKind With(StatementView s, out DsqlRejection? rejection)
-    {
-        rejection = null;
         for (int i = 1; i < s.Count; i++)
         {
             if (s.Kw(i, "INSERT") || s.Kw(i, "DELETE") || s.Kw(i, "MERGE")
@@ -283,84 +137,82 @@ internal static class StatementRules
             }
         }
 
-        rejection = SelectInto(s);
         return StatementKind.Query;
     }
 
-    private static StatementKind Parenthesized(StatementView s, out DsqlRejection? rejection)
+    // ---- checks: rows whose match needs more than a pattern -----------------------------------------------
+
+    private static DsqlRejection? Checks(StatementView s)
     {
-        rejection = null;
-        int i = 0;
-        while (s.Punct(i, '('))
+        switch (char.ToUpperInvariant(s.Text(0)[0]))
         {
-            i++;
-        }
+            case 'A':
+                return s.Kw(0, "ALTER") && s.Kw(1, "TABLE") ? AlterTable(s) : null;
+            case 'B':
+                return s.Kw(0, "BEGIN") ? IsolationLevel(s, 1) : null;
+            case 'C':
+                if (s.Kw(0, "COPY"))
+                {
+                    return CopyFile(s);
+                }
 
-        if (s.Kw(i, "WITH"))
-        {
-            return With(s, out rejection);
-        }
+                return s.Kw(0, "CREATE") ? Create(s) : null;
+            case 'R':
+                return s.Kw(0, "RESET") ? Reset(s) : null;
+            case 'S':
+                if (s.Kw(0, "SET"))
+                {
+                    return Set(s);
+                }
 
-        return s.Kw(i, "SELECT") || s.Kw(i, "VALUES") || s.Kw(i, "TABLE") ? StatementKind.Query : StatementKind.Other;
+                if (s.Kw(0, "START") && s.Kw(1, "TRANSACTION"))
+                {
+                    return IsolationLevel(s, 2);
+                }
+
+                return s.Kw(0, "SELECT") ? SelectInto(s) : null;
+            case 'W':
+                return s.Kw(0, "WITH") ? SelectInto(s) : null;
+            default:
+                return null;
+        }
     }
 
-    private static StatementKind Copy(StatementView s, out DsqlRejection? rejection)
+    /// <summary>SELECT ... INTO at the top level of the statement is CREATE TABLE AS in disguise.</summary>
+    private static DsqlRejection? SelectInto(StatementView s)
     {
-        rejection = null;
-        for (int i = 1; i < s.Count; i++)
-        {
-            if (s.Tokens[i].Depth != 0)
-            {
-                continue;
-            }
-
-            bool from = s.Kw(i, "FROM");
-            if (!from && !s.Kw(i, "TO"))
-            {
-                continue;
-            }
-
-            if (s.Is(i + 1, SqlTokenKind.String) || s.Kw(i + 1, "PROGRAM"))
-            {
-                rejection = Unsupported("unsupported statement: Copy to or from a file or program");
-            }
-
-            return from ? StatementKind.Dml : StatementKind.Query;
-        }
-
-        return StatementKind.Dml;
-    }
-
-    // ---- checks that apply to every statement --------------------------------------------------
-
-    private static DsqlRejection? Anywhere(StatementView s)
-    {
+        bool dml = false;
         for (int i = 0; i < s.Count; i++)
         {
-            SqlToken t = s.Tokens[i];
-            if (t.Kind == SqlTokenKind.Word && t.Length == 3 && s.Kw(i, "FOR"))
+            if (s.Depth(i) != 0)
             {
-                if (s.Kw(i + 1, "SHARE") || (s.Kw(i + 1, "NO") && s.Kw(i + 2, "KEY") && s.Kw(i + 3, "UPDATE")))
-                {
-                    return Unsupported("locking clauses other than FOR UPDATE/FOR KEY SHARE are not supported");
-                }
+                continue;
             }
-            else if (t.Kind is SqlTokenKind.Word or SqlTokenKind.QuotedIdent && t.Length >= 12 && s.Punct(i + 1, '('))
+
+            dml |= s.Kw(i, "INSERT") || s.Kw(i, "MERGE");
+            if (s.Kw(i, "INTO") && !dml)
             {
-                ReadOnlySpan<char> name = s.IdentSpan(i);
-                if ((name.StartsWith("pg_advisory_", StringComparison.OrdinalIgnoreCase)
-                        || name.StartsWith("pg_try_advisory_", StringComparison.OrdinalIgnoreCase))
-                    && !s.Kw(i - 1, "FUNCTION") && !s.Kw(i - 1, "PROCEDURE"))
-                {
-                    return Unsupported("function " + name.ToString().ToLowerInvariant() + " not supported");
-                }
+                return DsqlRuleTable.Get("select_into").Reject();
             }
         }
 
         return null;
     }
 
-    // ---- transactions and settings -------------------------------------------------------------
+    private static DsqlRejection? CopyFile(StatementView s)
+    {
+        for (int i = 1; i < s.Count; i++)
+        {
+            if (s.Depth(i) == 0 && (s.Kw(i, "FROM") || s.Kw(i, "TO")))
+            {
+                return s.Is(i + 1, SqlTokenKind.String) || s.Kw(i + 1, "PROGRAM")
+                    ? DsqlRuleTable.Get("copy_file").Reject()
+                    : null;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>Finds ISOLATION LEVEL x from <paramref name="from"/> on; refuses any level but REPEATABLE READ.</summary>
     private static DsqlRejection? IsolationLevel(StatementView s, int from)
@@ -377,14 +229,13 @@ internal static class StatementRules
                 : s.Kw(l, "READ") && s.Kw(l + 1, "COMMITTED") ? "READ COMMITTED"
                 : s.Kw(l, "READ") && s.Kw(l + 1, "UNCOMMITTED") ? "READ UNCOMMITTED"
                 : null;
-            return level is null ? null : Unsupported("Unsupported isolation level: " + level);
+            return level is null ? null : DsqlRuleTable.Get("isolation_level").Reject("level", level);
         }
 
         return null;
     }
 
-    private static DsqlRejection ParameterNotSupported(string name) =>
-        Unsupported("setting configuration parameter \"" + name + "\" not supported");
+    private static DsqlRejection ParameterNotSupported(string name) => DsqlRuleTable.Get("set_parameter").Reject("name", name);
 
     private static DsqlRejection? Set(StatementView s)
     {
@@ -393,7 +244,7 @@ internal static class StatementRules
         {
             if (s.Kw(2, "CHARACTERISTICS"))
             {
-                return ParameterNotSupported("TRANSACTION");
+                return DsqlRuleTable.Get("set_transaction").Reject();
             }
 
             i = 2;
@@ -403,9 +254,14 @@ internal static class StatementRules
             i = 2;
         }
 
+        if (s.Kw(i, "CONSTRAINTS") && i == 1)
+        {
+            return null; // SET CONSTRAINTS: DSQL's own statement for deferrable foreign keys (guide: set-constraints-syntax-support)
+        }
+
         if (s.Kw(i, "TRANSACTION"))
         {
-            return IsolationLevel(s, i + 1) ?? ParameterNotSupported("TRANSACTION");
+            return IsolationLevel(s, i + 1) ?? DsqlRuleTable.Get("set_transaction").Reject();
         }
 
         if (s.Kw(i, "ROLE"))
@@ -413,7 +269,7 @@ internal static class StatementRules
             return ParameterNotSupported("role");
         }
 
-        if (s.Kw(i, "SESSION") && s.Kw(i + 1, "AUTHORIZATION") || (i == 2 && s.Kw(1, "SESSION") && s.Kw(2, "AUTHORIZATION")))
+        if ((s.Kw(i, "SESSION") && s.Kw(i + 1, "AUTHORIZATION")) || (i == 2 && s.Kw(1, "SESSION") && s.Kw(2, "AUTHORIZATION")))
         {
             return ParameterNotSupported("session_authorization");
         }
@@ -482,46 +338,30 @@ internal static class StatementRules
         return ParameterNotSupported(full);
     }
 
-    // ---- CREATE ----------------------------------------------------------------------------------
+    // ---- CREATE ----------------------------------------------------------------------------------------
 
-    private static DsqlRejection? Create(StatementView s, out int asyncStart)
+    private static DsqlRejection? Create(StatementView s)
     {
-        asyncStart = -1;
-        int i = 1;
-        if (s.Kw(1, "OR") && s.Kw(2, "REPLACE"))
+        int i = s.Kw(1, "OR") && s.Kw(2, "REPLACE") ? 3 : 1;
+        if (s.Kw(i, "FUNCTION") || s.Kw(i, "PROCEDURE"))
         {
-            i = 3;
+            return Routine(s, i);
         }
 
-        int j = s.Kw(i, "GLOBAL") || s.Kw(i, "LOCAL") ? i + 1 : i;
-        if (s.Kw(j, "TEMP") || s.Kw(j, "TEMPORARY"))
+        if (s.Kw(i, "SEQUENCE"))
         {
-            j++;
-            if (s.Kw(j, "RECURSIVE"))
+            return Cache(s, i + 1, s.Count) ? null : DsqlRuleTable.Get("sequence_cache").Reject();
+        }
+
+        if (s.Kw(i, "DOMAIN"))
+        {
+            int k = s.SkipQualifiedName(i + 1);
+            if (s.Kw(k, "AS"))
             {
-                j++;
+                k++;
             }
 
-            return Unsupported(s.Kw(j, "VIEW") ? "TEMPORARY or TEMP table not supported for CREATE VIEW"
-                : s.Kw(j, "SEQUENCE") ? "TEMPORARY or TEMP table not supported for CREATE SEQUENCE"
-                : "TEMPORARY or TEMP table not supported for CREATE TABLE");
-        }
-
-        if (s.Kw(i, "UNLOGGED"))
-        {
-            return Unsupported(s.Kw(i + 1, "SEQUENCE")
-                ? "UNLOGGED table not supported for CREATE SEQUENCE"
-                : "UNLOGGED table not supported for CREATE TABLE");
-        }
-
-        if (s.Kw(i, "TRIGGER") || (s.Kw(i, "CONSTRAINT") && s.Kw(i + 1, "TRIGGER")))
-        {
-            return Unsupported("CREATE TRIGGER not supported");
-        }
-
-        if (s.Kw(i, "EVENT") && s.Kw(i + 1, "TRIGGER"))
-        {
-            return Unsupported("unsupported statement: CreateEventTrig");
+            return ColumnType(s, k, out _, out _);
         }
 
         if (s.Kw(i, "TABLE"))
@@ -529,178 +369,20 @@ internal static class StatementRules
             return CreateTable(s, i + 1);
         }
 
-        if (s.Kw(i, "INDEX") || (s.Kw(i, "UNIQUE") && s.Kw(i + 1, "INDEX")))
-        {
-            int a = s.Kw(i, "UNIQUE") ? i + 2 : i + 1;
-            if (s.Kw(a, "ASYNC"))
-            {
-                asyncStart = s.Tokens[a].Start;
-            }
-
-            return null;
-        }
-
-        if (s.Kw(i, "FUNCTION"))
-        {
-            return Routine(s, i + 1, "CREATE FUNCTION with language ");
-        }
-
-        if (s.Kw(i, "PROCEDURE"))
-        {
-            return Routine(s, i + 1, "CREATE PROCEDURE with language ");
-        }
-
-        if (s.Kw(i, "TYPE"))
-        {
-            return CreateType(s, i + 1);
-        }
-
-        if (s.Kw(i, "FOREIGN"))
-        {
-            return s.Kw(i + 1, "TABLE") ? Unsupported("unsupported statement: CreateForeignTable")
-                : s.Kw(i + 1, "DATA") ? Unsupported("unsupported statement: CreateFdw")
-                : null;
-        }
-
-        return s.Kw(i, "EXTENSION") ? Unsupported("unsupported statement: CreateExtension")
-            : s.Kw(i, "DATABASE") ? Unsupported("unsupported statement: Createdb")
-            : s.Kw(i, "MATERIALIZED") ? CreateTableAs()
-            : s.Kw(i, "TABLESPACE") ? Unsupported("unsupported statement: CreateTableSpace")
-            : s.Kw(i, "SERVER") ? Unsupported("unsupported statement: CreateForeignServer")
-            : s.Kw(i, "RULE") ? Unsupported("unsupported statement: CreateRule")
-            : s.Kw(i, "PUBLICATION") ? Unsupported("unsupported statement: CreatePublication")
-            : s.Kw(i, "SUBSCRIPTION") ? Unsupported("unsupported statement: CreateSubscription")
-            : null;
-    }
-
-    private static DsqlRejection? CreateTable(StatementView s, int i)
-    {
-        if (s.Kw(i, "IF") && s.Kw(i + 1, "NOT") && s.Kw(i + 2, "EXISTS"))
-        {
-            i += 3;
-        }
-
-        int afterName = s.SkipQualifiedName(i);
-        for (int k = afterName; k < s.Count; k++)
-        {
-            if (s.Tokens[k].Depth != 0)
-            {
-                if (s.Kw(k, "TABLESPACE") && s.Kw(k - 1, "INDEX"))
-                {
-                    return Unsupported("unsupported statement: CreateTableSpace");
-                }
-
-                continue;
-            }
-
-            if (s.Kw(k, "AS") || s.Kw(k, "EXECUTE"))
-            {
-                return CreateTableAs();
-            }
-
-            if (s.Kw(k, "PARTITION") && s.Kw(k + 1, "BY"))
-            {
-                return Unsupported("unsupported statement: partitioned tables");
-            }
-
-            if (s.Kw(k, "INHERITS"))
-            {
-                return Unsupported("unsupported statement: table inheritance");
-            }
-
-            if (s.Kw(k, "TABLESPACE"))
-            {
-                return Unsupported("unsupported statement: CreateTableSpace");
-            }
-        }
-
-        if (!s.Punct(afterName, '('))
-        {
-            return null;
-        }
-
-        // Column list: each element starts after '(' or a depth-1 ','; "name type ..." unless a table constraint.
-        for (int e = afterName + 1; e < s.Count; e++)
-        {
-            if (s.Punct(e, ')') && s.Depth(e) == 0)
-            {
-                break;
-            }
-
-            bool elementStart = e == afterName + 1 || (s.Punct(e - 1, ',') && s.Depth(e - 1) == 1);
-            if (!elementStart || IsTableConstraintStart(s, e) || s.Kw(e, "LIKE") || !s.IsIdent(e))
-            {
-                continue;
-            }
-
-            if (SerialType(s, e + 1) is { } bad)
-            {
-                return bad;
-            }
-        }
-
         return null;
     }
 
-    private static bool IsTableConstraintStart(StatementView s, int i) =>
-        s.Kw(i, "CONSTRAINT") || s.Kw(i, "PRIMARY") || s.Kw(i, "UNIQUE") || s.Kw(i, "CHECK")
-        || s.Kw(i, "FOREIGN") || s.Kw(i, "EXCLUDE");
-
-    /// <summary>42704 when token <paramref name="i"/> is an unquoted serial pseudo-type.</summary>
-    private static DsqlRejection? SerialType(StatementView s, int i)
+    private static DsqlRejection? Routine(StatementView s, int i)
     {
-        if (!s.Is(i, SqlTokenKind.Word) || s.Punct(i + 1, '.'))
+        string kind = s.Kw(i, "FUNCTION") ? "FUNCTION" : "PROCEDURE";
+        for (int k = i + 1; k + 1 < s.Count; k++)
         {
-            return null;
-        }
-
-        ReadOnlySpan<char> name = s.Text(i);
-        foreach (string serial in SerialTypes)
-        {
-            if (name.Equals(serial, StringComparison.OrdinalIgnoreCase))
-            {
-                return new DsqlRejection(UndefinedObject, "type \"" + serial + "\" does not exist");
-            }
-        }
-
-        return null;
-    }
-
-    private static DsqlRejection CreateType(StatementView s, int i)
-    {
-        int k = s.SkipQualifiedName(i);
-        if (s.Kw(k, "AS"))
-        {
-            if (s.Punct(k + 1, '('))
-            {
-                return Unsupported("unsupported statement: CompositeType");
-            }
-
-            if (s.Kw(k + 1, "RANGE"))
-            {
-                return Unsupported("unsupported statement: CreateRange");
-            }
-        }
-
-        return Unsupported("CREATE TYPE not supported");
-    }
-
-    private static DsqlRejection? Routine(StatementView s, int i, string prefix)
-    {
-        for (int k = i; k + 1 < s.Count; k++)
-        {
-            if (s.Tokens[k].Depth != 0 || !s.Kw(k, "LANGUAGE"))
+            if (s.Depth(k) != 0 || !s.Kw(k, "LANGUAGE"))
             {
                 continue;
             }
 
-            SqlToken lang = s.Tokens[k + 1];
-            if (lang.Kind is not (SqlTokenKind.Word or SqlTokenKind.QuotedIdent or SqlTokenKind.String))
-            {
-                return null;
-            }
-
-            if (lang.Kind == SqlTokenKind.Word && s.Kw(k + 1, "sql"))
+            if (s.Tokens[k + 1].Kind is not (SqlTokenKind.Word or SqlTokenKind.QuotedIdent or SqlTokenKind.String))
             {
                 return null;
             }
@@ -711,27 +393,180 @@ internal static class StatementRules
                 return null;
             }
 
-            return Unsupported(prefix + name.ToLowerInvariant() + " not supported");
+            var rejection = DsqlRuleTable.Get("function_language").Reject("language", name.ToLowerInvariant());
+            return rejection with { Message = rejection.Message.Replace("{kind}", kind, StringComparison.Ordinal) };
         }
 
-        return null; // no LANGUAGE clause: SQL-standard body, i.e. sql
+        return null; // no LANGUAGE clause: a SQL-standard body, i.e. sql
     }
 
-    // ---- ALTER -----------------------------------------------------------------------------------
-
-    private static DsqlRejection? Alter(StatementView s)
+    private static DsqlRejection? CreateTable(StatementView s, int i)
     {
-        if (s.Kw(1, "SYSTEM"))
+        if (s.Kw(i, "IF") && s.Kw(i + 1, "NOT") && s.Kw(i + 2, "EXISTS"))
         {
-            return Unsupported("unsupported statement: AlterSystem");
+            i += 3;
         }
 
-        if (!s.Kw(1, "TABLE"))
+        int open = s.SkipQualifiedName(i);
+        if (!s.Punct(open, '('))
         {
             return null;
         }
 
+        // Column list: each element starts after '(' or a depth-1 ','; "name type ..." unless a table constraint.
+        int elementStart = open + 1;
+        for (int e = open + 1; e <= s.Count; e++)
+        {
+            bool end = e == s.Count || (s.Punct(e, ')') && s.Depth(e) == 0);
+            if (!end && !(s.Punct(e, ',') && s.Depth(e) == 1))
+            {
+                continue;
+            }
+
+            if (ColumnDefinition(s, elementStart, e, alterTable: false) is { } rejection)
+            {
+                return rejection;
+            }
+
+            if (end)
+            {
+                break;
+            }
+
+            elementStart = e + 1;
+        }
+
+        return null;
+    }
+
+    private static bool IsTableConstraintStart(StatementView s, int i) =>
+        s.Kw(i, "CONSTRAINT") || s.Kw(i, "PRIMARY") || s.Kw(i, "UNIQUE") || s.Kw(i, "CHECK")
+        || s.Kw(i, "FOREIGN") || s.Kw(i, "EXCLUDE") || s.Kw(i, "LIKE");
+
+    /// <summary>Checks "name type [constraints]" between <paramref name="start"/> and <paramref name="end"/>.</summary>
+    private static DsqlRejection? ColumnDefinition(StatementView s, int start, int end, bool alterTable)
+    {
+        if (start >= end || IsTableConstraintStart(s, start) || !s.IsIdent(start))
+        {
+            return null;
+        }
+
+        if (ColumnType(s, start + 1, out var type, out int afterType) is { } bad)
+        {
+            return bad;
+        }
+
+        bool constraint = false;
+        for (int k = afterType; k < end; k++)
+        {
+            if (s.Depth(k) != s.Depth(start) || !IsColumnConstraintKeyword(s, k))
+            {
+                continue;
+            }
+
+            constraint = true;
+            if (!alterTable && s.Kw(k, "GENERATED") && (s.Kw(k + 1, "ALWAYS") || s.Kw(k + 1, "BY"))
+                && Identity(s, k, end, type) is { } identity)
+            {
+                return identity;
+            }
+        }
+
+        return alterTable && constraint ? DsqlRuleTable.Get("alter_add_column_constraint").Reject() : null;
+    }
+
+    private static bool IsColumnConstraintKeyword(StatementView s, int k) =>
+        (s.Kw(k, "NOT") && s.Kw(k + 1, "NULL")) || s.Kw(k, "DEFAULT") || s.Kw(k, "CHECK") || s.Kw(k, "UNIQUE")
+        || s.Kw(k, "PRIMARY") || s.Kw(k, "REFERENCES") || s.Kw(k, "GENERATED") || s.Kw(k, "CONSTRAINT");
+
+    /// <summary>A column's data type at <paramref name="i"/> against the column-type rows.</summary>
+    private static DsqlRejection? ColumnType(StatementView s, int i, out TypeReference type, out int end)
+    {
+        if (!DsqlTypes.TryRead(s, i, out type, out end))
+        {
+            return null;
+        }
+
+        if (type.Support == DsqlTypeSupport.Serial)
+        {
+            return SerialType.Reject("type", type.Display);
+        }
+
+        if (type.IsArray)
+        {
+            return ArrayColumn.Reject("type", type.MessageName);
+        }
+
+        return type.Support is DsqlTypeSupport.Unsupported or DsqlTypeSupport.RuntimeOnly
+            ? UnsupportedColumnType.Reject("type", type.Display)
+            : null;
+    }
+
+    /// <summary>GENERATED ... AS IDENTITY [( options )] at <paramref name="k"/>: the cache rule, then the type rule.</summary>
+    private static DsqlRejection? Identity(StatementView s, int k, int end, TypeReference type)
+    {
+        int i = k + 1;
+        while (i < end && !s.Kw(i, "IDENTITY"))
+        {
+            if (s.Punct(i, '(') || s.Punct(i, ','))
+            {
+                return null; // GENERATED ALWAYS AS (expression) STORED
+            }
+
+            i++;
+        }
+
+        if (i >= end)
+        {
+            return null;
+        }
+
+        int optionsEnd = i + 1;
+        if (s.Punct(i + 1, '('))
+        {
+            int depth = s.Depth(i + 1);
+            optionsEnd = i + 2;
+            while (optionsEnd < end && !(s.Punct(optionsEnd, ')') && s.Depth(optionsEnd) == depth))
+            {
+                optionsEnd++;
+            }
+        }
+
+        if (!Cache(s, i + 1, optionsEnd))
+        {
+            return DsqlRuleTable.Get("identity_cache").Reject();
+        }
+
+        return type.Support != DsqlTypeSupport.Unknown && type.Display != "bigint"
+            ? DsqlRuleTable.Get("identity_type").Reject("type", type.MessageName)
+            : null;
+    }
+
+    /// <summary>True when a CACHE option between the bounds is 1 or at least 65,536 (DSQL requires one of those).</summary>
+    private static bool Cache(StatementView s, int from, int to)
+    {
+        for (int k = from; k < to; k++)
+        {
+            if (s.Kw(k, "CACHE") && s.Is(k + 1, SqlTokenKind.Number) && long.TryParse(s.Text(k + 1), out long cache))
+            {
+                return cache == 1 || cache >= 65536;
+            }
+        }
+
+        return false;
+    }
+
+    // ---- ALTER TABLE -----------------------------------------------------------------------------------
+
+    private static DsqlRejection? AlterTable(StatementView s)
+    {
         int i = 2;
+        bool async = s.Kw(i, "ASYNC");
+        if (async)
+        {
+            i++;
+        }
+
         if (s.Kw(i, "IF") && s.Kw(i + 1, "EXISTS"))
         {
             i += 2;
@@ -740,6 +575,11 @@ internal static class StatementRules
         if (s.Kw(i, "ONLY"))
         {
             i++;
+        }
+
+        if (s.Kw(i, "ALL") && s.Kw(i + 1, "IN"))
+        {
+            return null;
         }
 
         i = s.SkipQualifiedName(i);
@@ -757,7 +597,7 @@ internal static class StatementRules
                 continue;
             }
 
-            if (AlterTableAction(s, actionStart, k) is { } rejection)
+            if (AlterTableAction(s, actionStart, k, async) is { } rejection)
             {
                 return rejection;
             }
@@ -768,7 +608,7 @@ internal static class StatementRules
         return null;
     }
 
-    private static DsqlRejection? AlterTableAction(StatementView s, int a, int end)
+    private static DsqlRejection? AlterTableAction(StatementView s, int a, int end, bool async)
     {
         if (s.Kw(a, "ADD"))
         {
@@ -779,7 +619,7 @@ internal static class StatementRules
             }
             else if (IsTableConstraintStart(s, b))
             {
-                return null;
+                return AddConstraint(s, b, end);
             }
 
             if (s.Kw(b, "IF") && s.Kw(b + 1, "NOT") && s.Kw(b + 2, "EXISTS"))
@@ -787,28 +627,10 @@ internal static class StatementRules
                 b += 3;
             }
 
-            if (b + 1 >= end || !s.IsIdent(b))
-            {
-                return null;
-            }
-
-            if (SerialType(s, b + 1) is { } bad)
-            {
-                return bad;
-            }
-
-            for (int k = b + 2; k < end; k++)
-            {
-                if (s.Depth(k) == 0 && IsColumnConstraintKeyword(s, k))
-                {
-                    return Unsupported("ALTER TABLE ADD COLUMN with constraint not supported");
-                }
-            }
-
-            return null;
+            return ColumnDefinition(s, b, end, alterTable: true);
         }
 
-        if (s.Kw(a, "ALTER"))
+        if (s.Kw(a, "ALTER") && !s.Kw(a + 1, "CONSTRAINT"))
         {
             int b = s.Kw(a + 1, "COLUMN") ? a + 2 : a + 1;
             if (!s.IsIdent(b))
@@ -817,26 +639,250 @@ internal static class StatementRules
             }
 
             b++;
-            if (s.Kw(b, "SET") && s.Kw(b + 1, "DATA") && s.Kw(b + 2, "TYPE"))
+            string? action =
+                s.Kw(b, "TYPE") || (s.Kw(b, "SET") && s.Kw(b + 1, "DATA")) ? "ALTER COLUMN ... SET DATA TYPE"
+                : s.Kw(b, "SET") && s.Kw(b + 1, "NOT") ? "ALTER COLUMN ... SET NOT NULL"
+                : s.Kw(b, "SET") && s.Kw(b + 1, "STATISTICS") ? "ALTER COLUMN ... SET STATISTICS"
+                : s.Kw(b, "SET") && s.Kw(b + 1, "COMPRESSION") ? "ALTER COLUMN ... SET COMPRESSION"
+                : s.Kw(b, "SET") && s.Punct(b + 1, '(') ? "ALTER COLUMN ... SET"
+                : s.Kw(b, "RESET") ? "ALTER COLUMN ... RESET"
+                : s.Kw(b, "OPTIONS") ? "ALTER COLUMN ... OPTIONS"
+                : null;
+            if (action is not null)
             {
-                b += 3;
-            }
-            else if (s.Kw(b, "TYPE"))
-            {
-                b++;
-            }
-            else
-            {
-                return null;
+                return UnsupportedAction(action);
             }
 
-            return b < end ? SerialType(s, b) : null;
+            if (s.Kw(b, "ADD") && s.Kw(b + 1, "GENERATED") && !Cache(s, b + 2, end))
+            {
+                return DsqlRuleTable.Get("identity_cache").Reject();
+            }
+
+            return null;
+        }
+
+        if (s.Kw(a, "VALIDATE") && s.Kw(a + 1, "CONSTRAINT"))
+        {
+            return async ? null : DsqlRuleTable.Get("alter_validate_sync").Reject();
+        }
+
+        string? other =
+            s.Kw(a, "CLUSTER") ? "CLUSTER ON"
+            : s.Kw(a, "SET") && s.Kw(a + 1, "WITHOUT") && s.Kw(a + 2, "CLUSTER") ? "SET WITHOUT CLUSTER"
+            : s.Kw(a, "SET") && s.Kw(a + 1, "WITHOUT") && s.Kw(a + 2, "OIDS") ? "SET WITHOUT OIDS"
+            : s.Kw(a, "SET") && s.Kw(a + 1, "ACCESS") ? "SET ACCESS METHOD"
+            : s.Kw(a, "SET") && s.Kw(a + 1, "LOGGED") ? "SET LOGGED"
+            : s.Kw(a, "SET") && s.Kw(a + 1, "UNLOGGED") ? "SET UNLOGGED"
+            : s.Kw(a, "SET") && s.Kw(a + 1, "TABLESPACE") ? "SET TABLESPACE"
+            : s.Kw(a, "SET") && s.Punct(a + 1, '(') ? "SET"
+            : s.Kw(a, "RESET") && s.Punct(a + 1, '(') ? "RESET"
+            : s.Kw(a, "ENABLE") || s.Kw(a, "DISABLE") ? TriggerOrRuleAction(s, a)
+            : s.Kw(a, "FORCE") && s.Kw(a + 1, "ROW") ? "FORCE ROW SECURITY"
+            : s.Kw(a, "NO") && s.Kw(a + 1, "FORCE") ? "NO FORCE ROW SECURITY"
+            : s.Kw(a, "INHERIT") ? "INHERIT"
+            : s.Kw(a, "NO") && s.Kw(a + 1, "INHERIT") ? "NO INHERIT"
+            : s.Kw(a, "OF") ? "OF"
+            : s.Kw(a, "NOT") && s.Kw(a + 1, "OF") ? "NOT OF"
+            : s.Kw(a, "REPLICA") && s.Kw(a + 1, "IDENTITY") ? "REPLICA IDENTITY"
+            : s.Kw(a, "OPTIONS") ? "OPTIONS"
+            : s.Kw(a, "ATTACH") && s.Kw(a + 1, "PARTITION") ? "ATTACH PARTITION"
+            : s.Kw(a, "DETACH") && s.Kw(a + 1, "PARTITION") ? (s.Kw(end - 1, "FINALIZE") ? "DETACH PARTITION ... FINALIZE" : "DETACH PARTITION")
+            : null;
+        return other is null ? null : UnsupportedAction(other);
+    }
+
+    private static string TriggerOrRuleAction(StatementView s, int a)
+    {
+        string verb = s.Kw(a, "ENABLE") ? "ENABLE" : "DISABLE";
+        int b = a + 1;
+        if (s.Kw(b, "ROW"))
+        {
+            return verb + " ROW SECURITY";
+        }
+
+        string mode = s.Kw(b, "ALWAYS") ? " ALWAYS" : s.Kw(b, "REPLICA") ? " REPLICA" : string.Empty;
+        if (mode.Length > 0)
+        {
+            b++;
+        }
+
+        if (s.Kw(b, "RULE"))
+        {
+            return verb + mode + " RULE";
+        }
+
+        string which = s.Kw(b + 1, "ALL") ? " ALL" : s.Kw(b + 1, "USER") ? " USER" : string.Empty;
+        return verb + mode + " TRIGGER" + which;
+    }
+
+    private static DsqlRejection UnsupportedAction(string action) =>
+        DsqlRuleTable.Get("alter_table_action").Reject("action", action);
+
+    private static DsqlRejection? AddConstraint(StatementView s, int b, int end)
+    {
+        int c = b;
+        if (s.Kw(c, "CONSTRAINT"))
+        {
+            c = s.SkipQualifiedName(c + 1);
+        }
+
+        bool notValid = false;
+        bool usingIndex = false;
+        for (int k = c; k < end; k++)
+        {
+            if (s.Depth(k) != 0)
+            {
+                continue;
+            }
+
+            notValid |= s.Kw(k, "NOT") && s.Kw(k + 1, "VALID");
+            usingIndex |= s.Kw(k, "USING") && s.Kw(k + 1, "INDEX");
+        }
+
+        if (s.Kw(c, "CHECK") || s.Kw(c, "FOREIGN"))
+        {
+            return notValid ? null : DsqlRuleTable.Get("alter_add_constraint").Reject();
+        }
+
+        if (s.Kw(c, "UNIQUE") && usingIndex)
+        {
+            return null; // guide: ADD table_constraint_using_index
+        }
+
+        return s.Kw(c, "UNIQUE") || s.Kw(c, "PRIMARY") || s.Kw(c, "EXCLUDE")
+            ? DsqlRuleTable.Get("alter_add_constraint").Reject()
+            : null;
+    }
+
+    // ---- anywhere: clauses, function calls, casts --------------------------------------------------------
+
+    private static DsqlRejection? Anywhere(StatementView s)
+    {
+        for (int i = 0; i < s.Count; i++)
+        {
+            SqlToken t = s.Tokens[i];
+            if (t.Kind == SqlTokenKind.Punct)
+            {
+                if (t.Char == ':' && s.Punct(i + 1, ':') && Cast(s, i + 2) is { } cast)
+                {
+                    return cast;
+                }
+
+                continue;
+            }
+
+            if (t.Kind != SqlTokenKind.Word && t.Kind != SqlTokenKind.QuotedIdent)
+            {
+                continue;
+            }
+
+            if (t.Kind == SqlTokenKind.Word)
+            {
+                foreach (DsqlRule rule in ClauseRules)
+                {
+                    if (rule.Pattern!.Match(s, i) >= 0)
+                    {
+                        return rule.Reject();
+                    }
+                }
+
+                if (s.Kw(i, "CAST") && s.Punct(i + 1, '(') && CastAs(s, i + 1) is { } castAs)
+                {
+                    return castAs;
+                }
+
+                if (s.Is(i + 1, SqlTokenKind.String) && !IsNameContext(s, i) && DsqlTypes.IsUnsupported(s.Text(i), out string literalType))
+                {
+                    return UnsupportedCastType.Reject("type", literalType); // a typed literal: point '(1,2)'
+                }
+            }
+
+            if (s.Punct(i + 1, '(') && (!s.Punct(i - 1, '.') || (s.IsIdent(i - 2) && s.IdentSpan(i - 2).Equals("pg_catalog", StringComparison.OrdinalIgnoreCase)))
+                && !IsNameContext(s, i) && Function(s, i) is { } function)
+            {
+                return function;
+            }
         }
 
         return null;
     }
 
-    private static bool IsColumnConstraintKeyword(StatementView s, int k) =>
-        (s.Kw(k, "NOT") && s.Kw(k + 1, "NULL")) || s.Kw(k, "DEFAULT") || s.Kw(k, "CHECK") || s.Kw(k, "UNIQUE")
-        || s.Kw(k, "PRIMARY") || s.Kw(k, "REFERENCES") || s.Kw(k, "GENERATED") || s.Kw(k, "CONSTRAINT");
+    /// <summary>Tokens after which an identifier names a relation or routine, not a function call or a type.</summary>
+    private static bool IsNameContext(StatementView s, int i) =>
+        i > 0 && (s.Kw(i - 1, "TABLE") || s.Kw(i - 1, "INTO") || s.Kw(i - 1, "FROM") || s.Kw(i - 1, "JOIN")
+                  || s.Kw(i - 1, "UPDATE") || s.Kw(i - 1, "REFERENCES") || s.Kw(i - 1, "ON") || s.Kw(i - 1, "INDEX")
+                  || s.Kw(i - 1, "VIEW") || s.Kw(i - 1, "FUNCTION") || s.Kw(i - 1, "PROCEDURE") || s.Kw(i - 1, "EXISTS")
+                  || s.Kw(i - 1, "AS") || s.Kw(i - 1, "ONLY") || s.Kw(i - 1, "TYPE") || s.Kw(i - 1, "DOMAIN")
+                  || s.Kw(i - 1, "SEQUENCE") || s.Kw(i - 1, "SCHEMA") || s.Kw(i - 1, "COLUMN")
+                  || (s.Punct(i - 1, '(') && s.Kw(0, "CREATE")));
+
+    private static DsqlRejection? Function(StatementView s, int i)
+    {
+        ReadOnlySpan<char> name = s.IdentSpan(i);
+        if (name.Length < 4)
+        {
+            return null;
+        }
+
+        foreach (DsqlRule rule in FunctionRules)
+        {
+            if (!rule.NamesFunction(name))
+            {
+                continue;
+            }
+
+            switch (rule.Id)
+            {
+                case "text_search_configuration":
+                    // The configuration is the first argument when there is more than one; otherwise the default.
+                    string config = s.Is(i + 2, SqlTokenKind.String) && s.Punct(i + 3, ',') ? s.Value(i + 2) : "english";
+                    int dot = config.LastIndexOf('.');
+                    return rule.Reject("name", dot >= 0 ? config[(dot + 1)..] : config);
+                case "lc_setting":
+                    if (s.Is(i + 2, SqlTokenKind.String) && s.Value(i + 2) is var setting
+                        && (setting.Equals("lc_collate", StringComparison.OrdinalIgnoreCase) || setting.Equals("lc_ctype", StringComparison.OrdinalIgnoreCase)))
+                    {
+                        return rule.Reject("name", setting.ToLowerInvariant());
+                    }
+
+                    continue;
+                case "unsupported_constructor":
+                    return rule.Reject("type", name.ToString().ToLowerInvariant());
+                default:
+                    return rule.Reject("name", name.ToString().ToLowerInvariant());
+            }
+        }
+
+        return null;
+    }
+
+    private static DsqlRejection? Cast(StatementView s, int i)
+    {
+        if (!DsqlTypes.TryRead(s, i, out var type, out _))
+        {
+            return null;
+        }
+
+        return type.Support == DsqlTypeSupport.Unsupported ? UnsupportedCastType.Reject("type", type.MessageName) : null;
+    }
+
+    /// <summary>CAST ( expression AS type ): the AS at the parenthesis' own depth + 1.</summary>
+    private static DsqlRejection? CastAs(StatementView s, int open)
+    {
+        int depth = s.Depth(open) + 1;
+        for (int k = open + 1; k < s.Count; k++)
+        {
+            if (s.Punct(k, ')') && s.Depth(k) == depth - 1)
+            {
+                return null;
+            }
+
+            if (s.Depth(k) == depth && s.Kw(k, "AS"))
+            {
+                return Cast(s, k + 1);
+            }
+        }
+
+        return null;
+    }
 }
