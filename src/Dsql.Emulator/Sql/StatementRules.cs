@@ -819,7 +819,7 @@ internal static class StatementRules
     private static DsqlRejection? Function(StatementView s, int i)
     {
         ReadOnlySpan<char> name = s.IdentSpan(i);
-        if (name.Length < 4)
+        if (name.Length < 3)
         {
             return null;
         }
