@@ -50,6 +50,21 @@ public sealed class RefusedStatementTests(BackendFixture backend) : IAsyncLifeti
     [InlineData("CREATE TABLE serial_a (id serial PRIMARY KEY)", "42704", "type \"serial\" does not exist")]
     [InlineData("SELECT id FROM {t} FOR SHARE", "0A000", "locking clauses other than FOR UPDATE/FOR KEY SHARE are not supported")]
     [InlineData("DO $$ BEGIN PERFORM 1; END $$", "0A000", "unsupported statement: Do")]
+    [InlineData("CREATE TABLE arr_a (id int, tags text[])", "0A000", "datatype text[] not supported")]
+    [InlineData("CREATE TABLE money_a (id int, price money)", "0A000", "datatype money not supported")]
+    [InlineData("ALTER TABLE {t} ADD COLUMN ip inet", "0A000", "datatype inet not supported")]
+    [InlineData("ALTER TABLE {t} ALTER COLUMN n TYPE bigint", "0A000", "unsupported ALTER TABLE ALTER COLUMN ... SET DATA TYPE statement")]
+    [InlineData("ALTER TABLE {t} ADD CONSTRAINT n_positive CHECK (n > 0)", "0A000", "unsupported ALTER TABLE ADD CONSTRAINT statement")]
+    [InlineData("CREATE INDEX ON {t} (n)", "0A000", "unsupported mode. please use CREATE INDEX ASYNC.")]
+    [InlineData("CREATE TABLE ident_a (id int GENERATED ALWAYS AS IDENTITY (CACHE 1))", "0A000", "datatype integer not supported, identity column type must be bigint")]
+    [InlineData("CREATE TABLE ident_b (id bigint GENERATED ALWAYS AS IDENTITY)", "0A000", "identity column is not supported without an explicit cache size. please define CACHE greater than or equal to 65536 or equal to 1")]
+    [InlineData("CREATE TYPE mood_a AS ENUM ('a')", "0A000", "CREATE TYPE not supported")]
+    [InlineData("DROP TYPE IF EXISTS mood_a", "0A000", "unsupported object in DROP statement")]
+    [InlineData("SELECT '1.5'::money", "0A000", "datatype money not supported")]
+    [InlineData("SELECT to_tsvector('english', 'a b')", "42704", "text search configuration \"english\" does not exist")]
+    [InlineData("SELECT * FROM {t} TABLESAMPLE SYSTEM (50)", "0A000", "TABLESAMPLE clause not supported")]
+    [InlineData("MERGE INTO {t} USING (SELECT 1 AS id) s ON {t}.id = s.id WHEN MATCHED THEN DELETE", "0A000", "unsupported statement type: MERGE")]
+    [InlineData("SHOW lc_collate", "42704", "unrecognized configuration parameter \"lc_collate\"")]
     public async Task Refused_outside_a_transaction_without_aborting_anything(string sql, string sqlState, string message)
     {
         var ex = await RefusedAsync(sql);
@@ -145,5 +160,53 @@ public sealed class RefusedStatementTests(BackendFixture backend) : IAsyncLifeti
         var failure = await Record.ExceptionAsync(() => new NpgsqlCommand(sql.Replace("{t}", _table, StringComparison.Ordinal), _connection).ExecuteNonQueryAsync());
         Assert.Null(failure);
         Assert.Equal(System.Data.ConnectionState.Open, _connection.State);
+    }
+
+    [Fact]
+    public async Task A_refused_cast_sent_with_parameters_keeps_the_bind_and_refuses()
+    {
+        await using var command = new NpgsqlCommand("SELECT $1::text::money", _connection);
+        command.Parameters.AddWithValue("1.5");
+        var ex = await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteScalarAsync());
+        Assert.Equal("0A000", ex.SqlState);
+        Assert.Equal("datatype money not supported", ex.MessageText);
+        Assert.Equal(1, await new NpgsqlCommand("SELECT 1", _connection).ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Foreign_keys_are_enforced_and_set_constraints_defers_them_to_commit()
+    {
+        string parent = EmulatorConnections.UniqueName("fk_parent"), child = EmulatorConnections.UniqueName("fk_child");
+        await new NpgsqlCommand($"CREATE TABLE {parent} (id uuid PRIMARY KEY DEFAULT gen_random_uuid())", _connection).ExecuteNonQueryAsync();
+        await new NpgsqlCommand($"CREATE TABLE {child} (id bigint PRIMARY KEY, p uuid REFERENCES {parent} (id) DEFERRABLE INITIALLY IMMEDIATE)", _connection).ExecuteNonQueryAsync();
+        var missing = Guid.NewGuid();
+
+        var violation = await Assert.ThrowsAsync<PostgresException>(() =>
+            new NpgsqlCommand($"INSERT INTO {child} VALUES (1, '{missing}')", _connection).ExecuteNonQueryAsync());
+        Assert.Equal("23503", violation.SqlState);
+
+        // Deferred, the child may come first as long as the parent exists at COMMIT.
+        await using (var tx = await _connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead))
+        {
+            await new NpgsqlCommand("SET CONSTRAINTS ALL DEFERRED", _connection, tx).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"INSERT INTO {child} VALUES (2, '{missing}')", _connection, tx).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"INSERT INTO {parent} VALUES ('{missing}')", _connection, tx).ExecuteNonQueryAsync();
+            await tx.CommitAsync();
+        }
+
+        Assert.Equal(1L, await new NpgsqlCommand($"SELECT count(*) FROM {child}", _connection).ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Columns_of_supported_types_and_runtime_only_casts_work()
+    {
+        string table = EmulatorConnections.UniqueName("types_ok");
+        await new NpgsqlCommand(
+            $"CREATE TABLE {table} (id bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 1) PRIMARY KEY, a numeric(1000, 2), b varchar(10), c timestamptz, d jsonb, e json, f bytea, g uuid, h interval, i time with time zone)",
+            _connection).ExecuteNonQueryAsync();
+        await new NpgsqlCommand($"INSERT INTO {table} (a, d) VALUES (1.25, '{{\"k\": [1, 2]}}')", _connection).ExecuteNonQueryAsync();
+        Assert.Equal(2, (int)(await new NpgsqlCommand($"SELECT jsonb_array_length(d -> 'k') FROM {table}", _connection).ExecuteScalarAsync())!);
+        Assert.Equal("10.0.0.1", await new NpgsqlCommand("SELECT host('10.0.0.1/8'::inet)", _connection).ExecuteScalarAsync());
+        Assert.Equal(new[] { 1, 2 }, (int[])(await new NpgsqlCommand("SELECT '{1,2}'::int[]", _connection).ExecuteScalarAsync())!);
     }
 }
