@@ -209,4 +209,14 @@ public sealed class RefusedStatementTests(BackendFixture backend) : IAsyncLifeti
         Assert.Equal("10.0.0.1", await new NpgsqlCommand("SELECT host('10.0.0.1/8'::inet)", _connection).ExecuteScalarAsync());
         Assert.Equal(new[] { 1, 2 }, (int[])(await new NpgsqlCommand("SELECT '{1,2}'::int[]", _connection).ExecuteScalarAsync())!);
     }
+
+    [Fact]
+    public async Task A_numeric_column_without_precision_behaves_as_numeric_18_6()
+    {
+        string table = EmulatorConnections.UniqueName("numeric_default");
+        await new NpgsqlCommand($"CREATE TABLE {table} (id bigint PRIMARY KEY, a numeric)", _connection).ExecuteNonQueryAsync();
+        await new NpgsqlCommand($"INSERT INTO {table} VALUES (1, 3.14159265358979)", _connection).ExecuteNonQueryAsync();
+        Assert.Equal(3.141593m, await new NpgsqlCommand($"SELECT a FROM {table}", _connection).ExecuteScalarAsync());
+        Assert.Equal(18, await new NpgsqlCommand($"SELECT numeric_precision FROM information_schema.columns WHERE table_name = '{table}' AND column_name = 'a'", _connection).ExecuteScalarAsync());
+    }
 }

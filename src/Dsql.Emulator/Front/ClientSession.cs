@@ -536,6 +536,15 @@ internal sealed class ClientSession
                 builder.Append(sql, copied, statement.AsyncKeywordStart - copied);
                 copied = statement.AsyncKeywordStart + "ASYNC".Length;
             }
+            if (statement.Edits is { } edits)
+            {
+                builder ??= new StringBuilder(sql.Length + 16);
+                foreach (var edit in edits)
+                {
+                    builder.Append(sql, copied, edit.Offset - copied).Append(edit.Insert);
+                    copied = edit.Offset + edit.Remove;
+                }
+            }
         }
         if (builder is null) return null;
         builder.Append(sql, copied, sql.Length - copied);

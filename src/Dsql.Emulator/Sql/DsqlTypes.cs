@@ -138,7 +138,7 @@ internal static class DsqlTypes
             name = ReadMultiWord(s, name, ref k);
         }
 
-        SkipModifier(s, ref k);
+        bool modifier = SkipModifier(s, ref k);
         if (name is "time" or "timestamp" && (s.Kw(k, "WITH") || s.Kw(k, "WITHOUT")) && s.Kw(k + 1, "TIME") && s.Kw(k + 2, "ZONE"))
         {
             name = name + (s.Kw(k, "WITH") ? " with time zone" : " without time zone");
@@ -152,12 +152,12 @@ internal static class DsqlTypes
                 k++;
             }
 
-            SkipModifier(s, ref k);
+            modifier |= SkipModifier(s, ref k);
         }
 
         var (display, support) = Find(name);
         end = k;
-        type = new TypeReference(display, support, IsArray(s, ref end));
+        type = new TypeReference(display, support, IsArray(s, ref end)) { HasModifier = modifier };
         return true;
     }
 
@@ -188,11 +188,11 @@ internal static class DsqlTypes
         }
     }
 
-    private static void SkipModifier(StatementView s, ref int k)
+    private static bool SkipModifier(StatementView s, ref int k)
     {
         if (!s.Punct(k, '('))
         {
-            return;
+            return false;
         }
 
         int depth = s.Depth(k);
@@ -203,6 +203,7 @@ internal static class DsqlTypes
         }
 
         k++;
+        return true;
     }
 
     private static bool IsArray(StatementView s, ref int k)
@@ -242,6 +243,9 @@ internal static class DsqlTypes
 /// <summary>A type as written in a statement: its display name, DSQL's support, and whether it is an array.</summary>
 internal readonly record struct TypeReference(string Display, DsqlTypeSupport Support, bool IsArray)
 {
+    /// <summary>True when the type was written with a modifier, e.g. <c>numeric(10,2)</c>.</summary>
+    public bool HasModifier { get; init; }
+
     /// <summary>The name DSQL uses in its messages: <c>integer[]</c> for an array.</summary>
     public string MessageName => IsArray ? Display + "[]" : Display;
 }

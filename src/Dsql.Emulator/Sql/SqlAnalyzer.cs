@@ -130,6 +130,29 @@ internal static class SqlAnalyzer
         return buffer is null ? sql : new string(buffer);
     }
 
+    /// <summary>Returns <paramref name="sql"/> with every statement's <see cref="StatementInfo.Edits"/> applied; the same instance if there is none.</summary>
+    public static string ApplyEdits(string sql, List<StatementInfo> analyzed)
+    {
+        System.Text.StringBuilder? builder = null;
+        int copied = 0;
+        foreach (StatementInfo statement in analyzed)
+        {
+            if (statement.Edits is not { } edits)
+            {
+                continue;
+            }
+
+            foreach (SqlEdit edit in edits)
+            {
+                builder ??= new System.Text.StringBuilder(sql.Length + 16);
+                builder.Append(sql, copied, edit.Offset - copied).Append(edit.Insert);
+                copied = edit.Offset + edit.Remove;
+            }
+        }
+
+        return builder is null ? sql : builder.Append(sql, copied, sql.Length - copied).ToString();
+    }
+
     private static void Emit(string sql, SqlToken[] tokens, int count, int end, List<StatementInfo> into)
     {
         if (count == 0)
@@ -140,8 +163,8 @@ internal static class SqlAnalyzer
 
         int start = tokens[0].Start;
         var statement = new StatementView(sql, new ReadOnlySpan<SqlToken>(tokens, 0, count));
-        StatementKind kind = StatementRules.Classify(statement, out DsqlRejection? rejection, out int asyncStart);
-        into.Add(new StatementInfo(kind, start, end - start, rejection, asyncStart));
+        StatementKind kind = StatementRules.Classify(statement, out DsqlRejection? rejection, out int asyncStart, out SqlEdit[]? edits);
+        into.Add(new StatementInfo(kind, start, end - start, rejection, asyncStart, edits));
     }
 
     private static bool IsRoutineHeader(string sql, SqlToken[] tokens, int count)

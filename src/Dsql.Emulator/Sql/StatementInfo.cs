@@ -27,8 +27,9 @@ internal readonly record struct DsqlRejection(string SqlState, string Message, s
 /// <summary>One statement found by <see cref="SqlAnalyzer.Analyze"/>: where it is, what it is, and whether DSQL refuses it.</summary>
 internal sealed class StatementInfo
 {
-    internal StatementInfo(StatementKind kind, int start, int length, DsqlRejection? rejection, int asyncKeywordStart)
+    internal StatementInfo(StatementKind kind, int start, int length, DsqlRejection? rejection, int asyncKeywordStart, SqlEdit[]? edits = null)
     {
+        Edits = edits;
         Kind = kind;
         Start = start;
         Length = length;
@@ -51,6 +52,9 @@ internal sealed class StatementInfo
     /// <summary>For CREATE [UNIQUE] INDEX ASYNC: char offset of the ASYNC keyword, else -1.</summary>
     public int AsyncKeywordStart { get; }
 
+    /// <summary>Edits (offsets in the analyzed text) that give the statement DSQL's meaning on PostgreSQL, e.g. numeric's default precision; null when none.</summary>
+    public SqlEdit[]? Edits { get; }
+
     /// <summary>True when DSQL refuses the statement.</summary>
     public bool IsRejected => Rejection.HasValue;
 
@@ -61,3 +65,6 @@ internal sealed class StatementInfo
     public override string ToString() =>
         Rejection is { } r ? $"{Kind} [{Start},{Length}) rejected {r.SqlState}: {r.Message}" : $"{Kind} [{Start},{Length})";
 }
+
+/// <summary>A text edit of an analyzed statement: remove <see cref="Remove"/> characters at <see cref="Offset"/>, then insert <see cref="Insert"/>.</summary>
+internal readonly record struct SqlEdit(int Offset, int Remove, string Insert);

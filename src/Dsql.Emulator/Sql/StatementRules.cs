@@ -17,6 +17,18 @@ internal static class StatementRules
     private static readonly DsqlRule UnsupportedColumnType = DsqlRuleTable.Get("unsupported_column_type");
     private static readonly DsqlRule UnsupportedCastType = DsqlRuleTable.Get("unsupported_cast_type");
 
+    [ThreadStatic]
+    private static List<SqlEdit>? t_edits;
+
+    /// <summary>Classifies a statement, applies the rule table, and lists the edits that give it DSQL's meaning on PostgreSQL.</summary>
+    public static StatementKind Classify(StatementView s, out DsqlRejection? rejection, out int asyncStart, out SqlEdit[]? edits)
+    {
+        t_edits?.Clear();
+        StatementKind kind = Classify(s, out rejection, out asyncStart);
+        edits = rejection is null && t_edits is { Count: > 0 } list ? list.ToArray() : null;
+        return kind;
+    }
+
     public static StatementKind Classify(StatementView s, out DsqlRejection? rejection, out int asyncStart)
     {
         rejection = null;
@@ -454,6 +466,13 @@ internal static class StatementRules
         if (ColumnType(s, start + 1, out var type, out int afterType) is { } bad)
         {
             return bad;
+        }
+
+        if (type is { Display: "numeric", HasModifier: false, IsArray: false, Support: DsqlTypeSupport.Supported })
+        {
+            // DSQL gives a numeric column declared without precision its documented default, numeric(18,6).
+            SqlToken last = s.Tokens[afterType - 1];
+            (t_edits ??= new List<SqlEdit>()).Add(new SqlEdit(last.Start + last.Length, 0, "(18,6)"));
         }
 
         bool constraint = false;

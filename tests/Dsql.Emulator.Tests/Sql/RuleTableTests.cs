@@ -380,4 +380,15 @@ public class RuleTableTests
     {
         Assert.Null(Verdict(sql));
     }
+
+    [Theory]
+    [InlineData("CREATE TABLE t (a numeric, b decimal NOT NULL, c numeric(10, 2), d dec)", "CREATE TABLE t (a numeric(18,6), b decimal(18,6) NOT NULL, c numeric(10, 2), d dec(18,6))")]
+    [InlineData("ALTER TABLE t ADD COLUMN price NUMERIC", "ALTER TABLE t ADD COLUMN price NUMERIC(18,6)")]
+    [InlineData("SELECT 1.5::numeric", "SELECT 1.5::numeric")]
+    public void Numeric_columns_without_precision_get_DSQLs_default(string sql, string expected)
+    {
+        var list = new List<StatementInfo>();
+        SqlAnalyzer.Analyze(sql, list);
+        Assert.Equal(expected, SqlAnalyzer.ApplyEdits(sql, list));
+    }
 }
