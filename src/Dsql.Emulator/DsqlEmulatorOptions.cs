@@ -32,25 +32,25 @@ public sealed class DsqlEmulatorOptions
     public string? CaCertificateOutputPath { get; set; }
 
     /// <summary>Open sessions per endpoint; one more is refused with 53300. DSQL: 10,000.</summary>
-    public int MaxConnections { get; set; } = 10_000;
+    public int MaxConnections { get; set; } = DsqlQuotas.MaxConnections;
 
     /// <summary>New connections per second per endpoint, refilled steadily; beyond it 53400. DSQL: 100.</summary>
-    public double ConnectionRatePerSecond { get; set; } = 100;
+    public double ConnectionRatePerSecond { get; set; } = DsqlQuotas.ConnectionRatePerSecond;
 
     /// <summary>Connections that may arrive at once before the rate applies. DSQL: 1,000.</summary>
-    public int ConnectionBurst { get; set; } = 1_000;
+    public int ConnectionBurst { get; set; } = DsqlQuotas.ConnectionBurst;
 
     /// <summary>Age at which the emulator closes a session. DSQL: 60 minutes.</summary>
-    public TimeSpan MaxConnectionAge { get; set; } = TimeSpan.FromMinutes(60);
+    public TimeSpan MaxConnectionAge { get; set; } = DsqlQuotas.MaxConnectionAge;
 
     /// <summary>Age at which a transaction is ended with 54000 and rolled back. DSQL: 300 seconds.</summary>
-    public TimeSpan MaxTransactionAge { get; set; } = TimeSpan.FromSeconds(300);
+    public TimeSpan MaxTransactionAge { get; set; } = DsqlQuotas.MaxTransactionAge;
 
     /// <summary>Rows a transaction may insert, update or delete; the statement that crosses it fails with 54000. DSQL: 3,000.</summary>
-    public int MaxRowsPerTransaction { get; set; } = 3_000;
+    public int MaxRowsPerTransaction { get; set; } = DsqlQuotas.MaxRowsPerTransaction;
 
     /// <summary>Bytes of rows a transaction may write (measured as PostgreSQL row sizes); beyond it 54000. DSQL: 10 MiB.</summary>
-    public long MaxBytesPerTransaction { get; set; } = 10L * 1024 * 1024;
+    public long MaxBytesPerTransaction { get; set; } = DsqlQuotas.MaxBytesPerTransaction;
 
     /// <summary>
     /// How long a writer may wait for a row lock held by another transaction before it fails with 40001 (OC000).
