@@ -78,6 +78,7 @@ internal sealed class ClientSession
             if (!await _handshake.RunAsync(() => _services.Registry.RegisterCancelKey(this), handshake.Token).ConfigureAwait(false)) return;
             (_clientReader, _clientWriter, _backend) = (_handshake.Reader, _handshake.Writer, _handshake.Backend);
             IsProxying = true;
+            await _clientWriter!.FlushAsync(handshake.Token).ConfigureAwait(false);
             await ProxyAsync().ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_closing.IsCancellationRequested)

@@ -12,7 +12,8 @@ namespace Dsql.Emulator.Front;
 
 /// <summary>
 /// The DSQL-style start of a connection: TLS (SSLRequest or direct), the startup packet, the connection limits, the
-/// IAM token asked for as a cleartext password, and the login on the backend. Ends with ReadyForQuery on success.
+/// IAM token asked for as a cleartext password, and the login on the backend. On success the final ReadyForQuery is
+/// left in <see cref="Writer"/> for the session to flush.
 /// </summary>
 internal sealed class StartupHandshake
 {
@@ -50,6 +51,29 @@ internal sealed class StartupHandshake
 
     public async Task<bool> RunAsync(Func<(int ProcessId, int SecretKey)> registerCancelKey, CancellationToken cancellationToken)
     {
+        var endpoint = Endpoint;
+        try
+        {
+            // Unauthenticated connections are bounded separately from open ones, so a flood of silent clients
+            // costs at most MaxPendingHandshakes sockets and TLS states per endpoint.
+            if (Interlocked.Increment(ref endpoint.PendingHandshakes) > _services.Options.MaxPendingHandshakes)
+            {
+                Log.ConnectionRefused(_logger, _sessionId, PgConstants.TooManyConnections, "too many connections are still in their handshake");
+                var network = new NetworkStream(_socket, ownsSocket: true);
+                ClientStream = network;
+                await SendFatalPlainAsync(network, PgConstants.TooManyConnections, DsqlMessages.TooManyConnections, cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+            return await RunCoreAsync(registerCancelKey, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref endpoint.PendingHandshakes);
+        }
+    }
+
+    private async Task<bool> RunCoreAsync(Func<(int ProcessId, int SecretKey)> registerCancelKey, CancellationToken cancellationToken)
+    {
         var network = new NetworkStream(_socket, ownsSocket: true);
         ClientStream = network;
         var faults = _services.Faults;
@@ -66,6 +90,7 @@ internal sealed class StartupHandshake
         else
         {
             await network.ReadExactlyAsync(head.AsMemory(1, 7), cancellationToken).ConfigureAwait(false);
+            bool gssRefused = false;
             while (true)
             {
                 int length = BinaryPrimitives.ReadInt32BigEndian(head);
@@ -78,6 +103,14 @@ internal sealed class StartupHandshake
                 }
                 if (length == 8 && code == PgConstants.GssEncRequestCode)
                 {
+                    // As PostgreSQL: one GSSENCRequest, answered 'N'; then SSLRequest or startup must follow.
+                    if (gssRefused)
+                    {
+                        Log.BadStartupPacket(_logger, _sessionId, length, code);
+                        await SendFatalPlainAsync(network, PgConstants.ProtocolViolation, "invalid startup packet: GSSENCRequest sent twice", cancellationToken).ConfigureAwait(false);
+                        return false;
+                    }
+                    gssRefused = true;
                     await network.WriteAsync("N"u8.ToArray(), cancellationToken).ConfigureAwait(false);
                     await network.ReadExactlyAsync(head, cancellationToken).ConfigureAwait(false);
                     continue;
@@ -161,13 +194,6 @@ internal sealed class StartupHandshake
 
         if (faults.TakeRefusal() is { } refusal)
             return await RefuseAsync(refusal.SqlState, refusal.Message, cancellationToken).ConfigureAwait(false);
-        if (Interlocked.Increment(ref Endpoint.OpenSessions) > _services.Options.MaxConnections)
-        {
-            Interlocked.Decrement(ref Endpoint.OpenSessions);
-            return await RefuseAsync(PgConstants.TooManyConnections, DsqlMessages.TooManyConnections, cancellationToken).ConfigureAwait(false);
-        }
-        Counted = true;
-
         // DSQL asks for the token as a cleartext password (inside TLS).
         Writer.BeginMessage(PgConstants.Authentication);
         Writer.WriteInt32(3);
@@ -203,6 +229,15 @@ internal sealed class StartupHandshake
             return await RefuseAsync(PgConstants.InvalidAuthorization, $"authentication failed for user \"{user}\": {verdict.Failure}", cancellationToken).ConfigureAwait(false);
         }
 
+        // A connection takes an open-connection slot once it has authenticated: clients that never finish their
+        // handshake cannot lock valid ones out (those are bounded by MaxPendingHandshakes instead).
+        if (Interlocked.Increment(ref Endpoint.OpenSessions) > _services.Options.MaxConnections)
+        {
+            Interlocked.Decrement(ref Endpoint.OpenSessions);
+            return await RefuseAsync(PgConstants.TooManyConnections, DsqlMessages.TooManyConnections, cancellationToken).ConfigureAwait(false);
+        }
+        Counted = true;
+
         try
         {
             Backend = await BackendConnection.OpenAsync(_services.Backend, user, BackendParameters(parameters), cancellationToken).ConfigureAwait(false);
@@ -231,7 +266,7 @@ internal sealed class StartupHandshake
         Writer.BeginMessage(PgConstants.ReadyForQuery);
         Writer.WriteByte(StatusIdle);
         Writer.EndMessage();
-        await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        // The final ReadyForQuery stays buffered: the session flushes it once it counts as open.
         Log.SessionOpened(_logger, _sessionId, user, Endpoint.Host, Backend.ProcessId);
         return true;
     }
