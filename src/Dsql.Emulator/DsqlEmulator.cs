@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using Dsql.Emulator.Auth;
 using Dsql.Emulator.Backend;
 using Dsql.Emulator.Front;
+using Dsql.Emulator.Rules;
 using Dsql.Emulator.Tls;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,7 +25,7 @@ namespace Dsql.Emulator;
 /// // endpoint.ListenAddress:endpoint.Port with verify-full TLS against endpoint.CaCertificatePath.
 /// </code>
 /// </example>
-public sealed class DsqlEmulator : IAsyncDisposable
+public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
 {
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, ClientSession> _sessions = new();
@@ -34,6 +35,7 @@ public sealed class DsqlEmulator : IAsyncDisposable
     private readonly EmulatorCertificates _certificates;
     private readonly string _workDirectory;
     private PostgresCluster? _cluster;
+    private SessionServices? _sessionServices;
     private ITimer? _supervisor;
     private long _nextSessionId;
     private int _disposed;
@@ -76,6 +78,9 @@ public sealed class DsqlEmulator : IAsyncDisposable
 
     /// <summary>Fault injection: refuse connects, add latency, pause accepting, close sessions, move the clock.</summary>
     public EmulatorFaults Faults { get; }
+
+    /// <summary>Write-write conflicts reported so far, by where the client learnt of them (at COMMIT, as on DSQL, or at the statement).</summary>
+    public ConflictStatistics ConflictStats { get; } = new();
 
     /// <summary>Sessions past authentication, on all endpoints.</summary>
     public int OpenSessionCount
@@ -145,6 +150,7 @@ public sealed class DsqlEmulator : IAsyncDisposable
                 backendTarget = BackendTarget.Parse(emulator._cluster.ConnectionString);
             }
             emulator.Backend = backendTarget;
+            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, backendTarget, emulator, emulator.ConflictStats);
             await BackendSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
 
             foreach (var endpoint in endpoints)
@@ -168,6 +174,9 @@ public sealed class DsqlEmulator : IAsyncDisposable
         }
     }
 
+    /// <inheritdoc />
+    EndpointListener? ISessionRegistry.FindEndpoint(string host) => FindEndpoint(host);
+
     internal EndpointListener? FindEndpoint(string host)
     {
         foreach (var listener in _listeners)
@@ -177,7 +186,7 @@ public sealed class DsqlEmulator : IAsyncDisposable
 
     internal void StartSession(EndpointListener listener, Socket socket)
     {
-        var session = new ClientSession(this, listener, socket, Interlocked.Increment(ref _nextSessionId));
+        var session = new ClientSession(_sessionServices!, listener, socket, Interlocked.Increment(ref _nextSessionId));
         _sessions[session.Id] = session;
         _ = RunSessionAsync(session);
     }
@@ -198,7 +207,8 @@ public sealed class DsqlEmulator : IAsyncDisposable
         }
     }
 
-    internal (int ProcessId, int SecretKey) RegisterCancelKey(ClientSession session)
+    /// <inheritdoc />
+    (int ProcessId, int SecretKey) ISessionRegistry.RegisterCancelKey(ClientSession session)
     {
         while (true)
         {
@@ -208,13 +218,16 @@ public sealed class DsqlEmulator : IAsyncDisposable
         }
     }
 
-    internal void Unregister(ClientSession session)
+    void ISessionRegistry.Unregister(ClientSession session) => Unregister(session);
+
+    private void Unregister(ClientSession session)
     {
         _sessions.TryRemove(session.Id, out _);
         if (session.FrontendProcessId != 0) _cancelKeys.TryRemove(CancelKey(session.FrontendProcessId, session.FrontendSecretKey), out _);
     }
 
-    internal Task ForwardCancelAsync(int processId, int secretKey)
+    /// <inheritdoc />
+    Task ISessionRegistry.ForwardCancelAsync(int processId, int secretKey)
         => _cancelKeys.TryGetValue(CancelKey(processId, secretKey), out var session) ? session.CancelBackendAsync() : Task.CompletedTask;
 
     private static long CancelKey(int processId, int secretKey) => ((long)processId << 32) | (uint)secretKey;

@@ -31,26 +31,36 @@ public sealed class DsqlEmulatorOptions
     /// <summary>Where to write the emulator's CA certificate (PEM) so clients can verify-full against it. A file in the emulator's work directory is always written too.</summary>
     public string? CaCertificateOutputPath { get; set; }
 
-    /// <summary>Open sessions per endpoint; one more is refused with 53300. DSQL: 10,000.</summary>
-    public int MaxConnections { get; set; } = 10_000;
+    /// <summary>
+    /// Open sessions per endpoint; one more is refused with 53300. DSQL: 10,000. A connection is counted once it has
+    /// authenticated (a valid token), so clients that connect and say nothing cannot lock valid clients out.
+    /// </summary>
+    public int MaxConnections { get; set; } = DsqlQuotas.MaxConnections;
+
+    /// <summary>
+    /// Connections per endpoint that may be in their handshake (accepted, not yet authenticated) at once; one more is
+    /// answered 53300 at once and closed. Each costs a socket and a TLS state for at most <see cref="HandshakeTimeout"/>.
+    /// Default 1,000: DSQL's connection burst, the most connections a well-behaved fleet opens at one moment.
+    /// </summary>
+    public int MaxPendingHandshakes { get; set; } = DsqlQuotas.ConnectionBurst;
 
     /// <summary>New connections per second per endpoint, refilled steadily; beyond it 53400. DSQL: 100.</summary>
-    public double ConnectionRatePerSecond { get; set; } = 100;
+    public double ConnectionRatePerSecond { get; set; } = DsqlQuotas.ConnectionRatePerSecond;
 
     /// <summary>Connections that may arrive at once before the rate applies. DSQL: 1,000.</summary>
-    public int ConnectionBurst { get; set; } = 1_000;
+    public int ConnectionBurst { get; set; } = DsqlQuotas.ConnectionBurst;
 
     /// <summary>Age at which the emulator closes a session. DSQL: 60 minutes.</summary>
-    public TimeSpan MaxConnectionAge { get; set; } = TimeSpan.FromMinutes(60);
+    public TimeSpan MaxConnectionAge { get; set; } = DsqlQuotas.MaxConnectionAge;
 
     /// <summary>Age at which a transaction is ended with 54000 and rolled back. DSQL: 300 seconds.</summary>
-    public TimeSpan MaxTransactionAge { get; set; } = TimeSpan.FromSeconds(300);
+    public TimeSpan MaxTransactionAge { get; set; } = DsqlQuotas.MaxTransactionAge;
 
     /// <summary>Rows a transaction may insert, update or delete; the statement that crosses it fails with 54000. DSQL: 3,000.</summary>
-    public int MaxRowsPerTransaction { get; set; } = 3_000;
+    public int MaxRowsPerTransaction { get; set; } = DsqlQuotas.MaxRowsPerTransaction;
 
     /// <summary>Bytes of rows a transaction may write (measured as PostgreSQL row sizes); beyond it 54000. DSQL: 10 MiB.</summary>
-    public long MaxBytesPerTransaction { get; set; } = 10L * 1024 * 1024;
+    public long MaxBytesPerTransaction { get; set; } = DsqlQuotas.MaxBytesPerTransaction;
 
     /// <summary>
     /// How long a writer may wait for a row lock held by another transaction before it fails with 40001 (OC000).
@@ -78,6 +88,7 @@ public sealed class DsqlEmulatorOptions
     {
         var problems = new List<string>();
         if (MaxConnections < 1) problems.Add($"MaxConnections must be at least 1 (got {MaxConnections}).");
+        if (MaxPendingHandshakes < 1) problems.Add($"MaxPendingHandshakes must be at least 1 (got {MaxPendingHandshakes}).");
         if (!(ConnectionRatePerSecond > 0)) problems.Add($"ConnectionRatePerSecond must be above 0 (got {ConnectionRatePerSecond}).");
         if (ConnectionBurst < 1) problems.Add($"ConnectionBurst must be at least 1 (got {ConnectionBurst}).");
         if (MaxConnectionAge <= TimeSpan.Zero) problems.Add($"MaxConnectionAge must be positive (got {MaxConnectionAge}).");

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Dsql.Emulator.Front;
 
-/// <summary>One endpoint's loopback listener, its connection-rate bucket and its count of open sessions.</summary>
+/// <summary>One endpoint's loopback listener, its connection-rate bucket and its counts of open sessions and pending handshakes.</summary>
 internal sealed class EndpointListener
 {
     private readonly DsqlEmulator _emulator;
@@ -13,6 +13,9 @@ internal sealed class EndpointListener
 
     /// <summary>Open sessions on this endpoint (updated with <see cref="Interlocked"/>).</summary>
     public int OpenSessions;
+
+    /// <summary>Connections accepted and not yet authenticated (updated with <see cref="Interlocked"/>).</summary>
+    public int PendingHandshakes;
 
     public EndpointListener(DsqlEmulator emulator, string host, string region, int port)
     {
