@@ -18,7 +18,7 @@ namespace Dsql.Emulator.Front;
 /// </summary>
 /// <remarks>
 /// Two pumps run per session. The client pump reads client messages, refuses what DSQL refuses by rewriting the
-/// statement into a call of <c>dsql_emulator.raise</c> (so the backend's transaction state stays exact), and
+/// statement into a call of <c>pg_catalog.dsql_emulator_raise</c> (so the backend's transaction state stays exact), and
 /// forwards. The backend pump forwards answers, turning PostgreSQL's conflict and cancel errors into DSQL's.
 /// Each request group (a Query, or messages up to a Sync) gets an entry in <see cref="_groups"/> so the backend
 /// pump knows which answers belong to the emulator's own injected statements.
@@ -318,8 +318,6 @@ internal sealed class ClientSession
         result.Add(new("default_transaction_isolation", "repeatable read"));
         result.Add(new("lock_timeout", ((long)options.LockWaitTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)));
         result.Add(new("client_connection_check_interval", "1000"));
-        result.Add(new(BackendSchema.RowLimitSetting, options.MaxRowsPerTransaction.ToString(CultureInfo.InvariantCulture)));
-        result.Add(new(BackendSchema.ByteLimitSetting, options.MaxBytesPerTransaction.ToString(CultureInfo.InvariantCulture)));
         return result;
     }
 
@@ -569,7 +567,7 @@ internal sealed class ClientSession
 
     private static void AppendRaise(StringBuilder builder, DsqlRejection rejection, int parameterCount)
     {
-        builder.Append("SELECT dsql_emulator.raise('").Append(rejection.SqlState).Append("', '")
+        builder.Append("SELECT ").Append(BackendSchema.RaiseFunction).Append("('").Append(rejection.SqlState).Append("', '")
             .Append(rejection.Message.Replace("'", "''", StringComparison.Ordinal)).Append("')");
         if (parameterCount <= 0) return;
         // Keep the statement's parameters so that the client's Bind still matches.
@@ -669,7 +667,7 @@ internal sealed class ClientSession
             fields['H'] = null;
             changed = true;
         }
-        if (fields['W'] is { } where && where.Contains(BackendSchema.Schema + ".", StringComparison.Ordinal))
+        if (fields['W'] is { } where && where.Contains(BackendSchema.InternalPrefix, StringComparison.Ordinal))
         {
             // Hide the emulator's own PL/pgSQL helpers: DSQL's errors carry no such context.
             fields['W'] = null;
@@ -734,7 +732,7 @@ internal sealed class ClientSession
             _ageCommitPending = false;
             _groups.Enqueue(new RequestGroup(true, _emulator.Clock.GetUtcNow().UtcTicks));
             writer.BeginMessage(PgConstants.Query);
-            writer.WriteCString($"SELECT {BackendSchema.Schema}.raise('{PgConstants.ProgramLimitExceeded}', '{DsqlMessages.TransactionAge(_emulator.Options.MaxTransactionAge)}')");
+            writer.WriteCString($"SELECT {BackendSchema.RaiseFunction}('{PgConstants.ProgramLimitExceeded}', '{DsqlMessages.TransactionAge(_emulator.Options.MaxTransactionAge)}')");
             writer.EndMessage();
             await writer.FlushAsync(_closing.Token).ConfigureAwait(false);
         }
