@@ -97,17 +97,23 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
     /// <summary>Every session the emulator tracks, including those still in their handshake.</summary>
     internal int TrackedSessionCount => _sessions.Count;
 
-    /// <summary>Connection string of the throwaway PostgreSQL cluster (null when attached to an existing server).</summary>
-    public string? BackendConnectionString => _cluster?.ConnectionString;
-
-    /// <summary>The throwaway PostgreSQL cluster, when the emulator started one.</summary>
+    /// <summary>
+    /// The throwaway PostgreSQL cluster, when the emulator started one. It is reachable only from this process's
+    /// system user, and its connection string holds the superuser's password: do not print it.
+    /// </summary>
     public PostgresCluster? Cluster => _cluster;
 
     internal DsqlEmulatorOptions Options { get; }
     internal ILogger Logger { get; }
     internal DsqlTokenValidator TokenValidator { get; }
     internal SslServerAuthenticationOptions TlsOptions { get; }
+    /// <summary>The backend as client sessions reach it: no password, and the key of this emulator's caps.</summary>
     internal BackendTarget Backend { get; private set; }
+
+    /// <summary>The backend as the emulator's own installation and jobs reach it: its superuser.</summary>
+    internal BackendTarget AdminBackend { get; private set; } = null!;
+
+    private string? _sessionKey;
     internal string ServerCertificatePem => _certificates.ServerPem;
     internal string ServerKeyPem => _certificates.ServerKeyPem;
 
@@ -145,19 +151,19 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
                 {
                     BinDirectory = options.PgBin,
                     MaxConnections = options.BackendMaxConnections,
-                    Tls = (certificates.ServerPem, certificates.ServerKeyPem),
                 }, logger, cancellationToken).ConfigureAwait(false);
                 backendTarget = BackendTarget.Parse(emulator._cluster.ConnectionString);
             }
-            emulator.Backend = backendTarget;
-            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, backendTarget, emulator, emulator.ConflictStats);
-            await BackendSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
+            emulator.AdminBackend = backendTarget;
+            emulator._sessionKey = await BackendSchema.InstallAsync(backendTarget, options.MaxRowsPerTransaction, options.MaxBytesPerTransaction, cancellationToken).ConfigureAwait(false);
+            emulator.Backend = backendTarget.ForSessions([new(BackendSchema.SessionSetting, emulator._sessionKey)]);
+            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, emulator.Backend, emulator, emulator.ConflictStats);
 
             foreach (var endpoint in endpoints)
             {
                 var listener = new EndpointListener(emulator, endpoint.Host, endpoint.ResolveRegion(), endpoint.Port);
                 emulator._listeners.Add(listener);
-                emulator._endpoints.Add(new EmulatorEndpointInfo(listener.Host, listener.Region, listener.Port, emulator.CaCertificatePath));
+                emulator._endpoints.Add(new EmulatorEndpointInfo(listener.Host, listener.Region, listener.Port, emulator.CaCertificatePath, listener.Addresses));
             }
             foreach (var listener in emulator._listeners)
             {
@@ -245,6 +251,20 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
         foreach (var session in _sessions.Values) session.Supervise(now);
     }
 
+    /// <summary>Removes this emulator's caps from a server it attached to (the server outlives the emulator).</summary>
+    private async Task ForgetLimitsAsync()
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await BackendSchema.UnregisterAsync(AdminBackend, _sessionKey!, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or BackendErrorException or BackendLoginException)
+        {
+            Logger.LogDebug(ex, "Could not remove the emulator's limits from its backend");
+        }
+    }
+
     /// <summary>Closes every session, stops the endpoints and, if the emulator started one, the PostgreSQL cluster.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -256,6 +276,7 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
         // Give sessions a moment to unwind so their backend sessions end before the server stops.
         for (int i = 0; i < 50 && !_sessions.IsEmpty; i++) await Task.Delay(20).ConfigureAwait(false);
         if (_cluster is not null) await _cluster.DisposeAsync().ConfigureAwait(false);
+        else if (_sessionKey is not null) await ForgetLimitsAsync().ConfigureAwait(false);
         _certificates.Dispose();
         try { Directory.Delete(_workDirectory, recursive: true); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
         _stopping.Dispose();

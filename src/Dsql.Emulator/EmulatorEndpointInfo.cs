@@ -5,12 +5,13 @@ namespace Dsql.Emulator;
 /// <summary>A running endpoint: the DSQL host name tokens are signed for, its Region, and where it listens.</summary>
 public sealed class EmulatorEndpointInfo
 {
-    internal EmulatorEndpointInfo(string host, string region, int port, string caCertificatePath)
+    internal EmulatorEndpointInfo(string host, string region, int port, string caCertificatePath, IReadOnlyList<string> listenAddresses)
     {
         Host = host;
         Region = region;
         Port = port;
         CaCertificatePath = caCertificatePath;
+        ListenAddresses = listenAddresses;
     }
 
     /// <summary>The DSQL endpoint name: sign tokens for this host.</summary>
@@ -19,8 +20,14 @@ public sealed class EmulatorEndpointInfo
     /// <summary>The Region: sign tokens for this Region.</summary>
     public string Region { get; }
 
-    /// <summary>The loopback address to connect to.</summary>
+    /// <summary>The loopback address to connect to (IPv4; see <see cref="ListenAddresses"/>).</summary>
     public string ListenAddress => "127.0.0.1";
+
+    /// <summary>
+    /// Every address the endpoint listens on, all on <see cref="Port"/>: 127.0.0.1, and ::1 when the machine has
+    /// IPv6 loopback (the server certificate names both).
+    /// </summary>
+    public IReadOnlyList<string> ListenAddresses { get; }
 
     /// <summary>The port to connect to.</summary>
     public int Port { get; }

@@ -50,7 +50,6 @@ internal static class Program
             foreach (var endpoint in emulator.Endpoints)
                 Console.WriteLine($"endpoint {endpoint.Host} region={endpoint.Region} listening={endpoint.ListenAddress}:{endpoint.Port}");
             Console.WriteLine($"ca {emulator.CaCertificatePath}");
-            if (emulator.BackendConnectionString is { } backend) Console.WriteLine($"backend {backend}");
             var first = emulator.Endpoints[0];
             Console.WriteLine($"ready {first.ListenAddress}:{first.Port}");
             try

@@ -496,7 +496,8 @@ public sealed partial class ConformanceReplayTests(BackendFixture backend)
 
                     """);
             foreach (var statement in extra) sql.Append(statement).Append(";\n");
-            await using var direct = backend.OpenDirect();
+            // Created as admin, as a user of DSQL would create them: admin is not a superuser.
+            await using var direct = backend.OpenDirect(role: "admin");
             await using var command = new NpgsqlCommand(sql.ToString(), direct);
             await command.ExecuteNonQueryAsync();
             return schema;

@@ -30,17 +30,30 @@ internal sealed class BackendConnection : IDisposable
     /// <summary>The ParameterStatus messages of the login, raw, to replay to the client.</summary>
     public List<byte[]> ParameterStatusMessages { get; } = new();
 
+    /// <summary>Whether the server reported the session's role as a superuser (ParameterStatus <c>is_superuser</c>).</summary>
+    public bool IsSuperuser { get; private set; }
+
     /// <summary>
     /// Connects and logs in. A login refused by the server raises <see cref="BackendErrorException"/> carrying the
     /// server's error fields, so that the emulator can pass the refusal on to its own client.
     /// </summary>
-    public static async Task<BackendConnection> OpenAsync(BackendTarget target, string user, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    /// <param name="target">The server, and the password of <see cref="BackendTarget.User"/> if it has one.</param>
+    /// <param name="user">The role to log in as. The target's password is sent for the target's own user only.</param>
+    /// <param name="parameters">Startup parameters; the target's <see cref="BackendTarget.SessionParameters"/> follow them.</param>
+    /// <param name="cancellationToken">Cancels the connect and login.</param>
+    /// <param name="allowSuperuser">
+    /// False (the default, for client sessions): a login that turns out to be a PostgreSQL superuser is closed and
+    /// refused like a role that may not log in, so that no client of the emulator ever holds a superuser session.
+    /// True only for the emulator's own installation and jobs.
+    /// </param>
+    public static async Task<BackendConnection> OpenAsync(BackendTarget target, string user, IReadOnlyList<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken, bool allowSuperuser = false)
     {
         var socket = await target.ConnectSocketAsync(cancellationToken).ConfigureAwait(false);
         var connection = new BackendConnection(socket, new NetworkStream(socket, ownsSocket: true));
         try
         {
             await connection.LoginAsync(target, user, parameters, cancellationToken).ConfigureAwait(false);
+            if (connection.IsSuperuser && !allowSuperuser) throw NotPermitted(user);
             return connection;
         }
         catch
@@ -63,6 +76,11 @@ internal sealed class BackendConnection : IDisposable
             Writer.WriteCString(key);
             Writer.WriteCString(value);
         }
+        foreach (var (key, value) in target.SessionParameters)
+        {
+            Writer.WriteCString(key);
+            Writer.WriteCString(value);
+        }
         Writer.WriteByte(0);
         Writer.EndMessage();
         await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -79,6 +97,7 @@ internal sealed class BackendConnection : IDisposable
                     break;
                 case PgConstants.ParameterStatus:
                     ParameterStatusMessages.Add(message.Raw.ToArray());
+                    if (message.Body.StartsWith("is_superuser\0"u8)) IsSuperuser = message.Body["is_superuser\0".Length..].StartsWith("on\0"u8);
                     break;
                 case PgConstants.BackendKeyData:
                     ProcessId = BinaryPrimitives.ReadInt32BigEndian(message.Body);
@@ -98,8 +117,12 @@ internal sealed class BackendConnection : IDisposable
     {
         var body = bodyMemory.Span;
         int kind = BinaryPrimitives.ReadInt32BigEndian(body);
-        string Password() => target.Password ?? throw new BackendLoginException(
-            $"the PostgreSQL backend ({target}) asks for a password for role '{user}'; give one in the backend connection string");
+        // The target's password belongs to the target's own user (the emulator's installation role): a client session
+        // asking to log in as any role the server protects with a password is refused as PostgreSQL would refuse a
+        // role without the LOGIN attribute.
+        string Password() => target.Password is not null && string.Equals(user, target.User, StringComparison.Ordinal)
+            ? target.Password
+            : throw NotPermitted(user);
         switch (kind)
         {
             case 0:
@@ -142,6 +165,10 @@ internal sealed class BackendConnection : IDisposable
         await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         return scram;
     }
+
+    /// <summary>PostgreSQL's refusal of a role that may not log in (28000), used for roles reserved to the emulator.</summary>
+    private static BackendErrorException NotPermitted(string user)
+        => new(PgErrorFields.Create("FATAL", PgConstants.InvalidAuthorization, $"role \"{user}\" is not permitted to log in"));
 
     private void SendPassword(string password)
     {

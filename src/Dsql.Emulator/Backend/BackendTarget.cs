@@ -5,8 +5,20 @@ using System.Globalization;
 namespace Dsql.Emulator.Backend;
 
 /// <summary>Where the emulator's PostgreSQL server listens and how to log in to it.</summary>
+/// <remarks>
+/// The emulator holds two targets over one server: the installation target (the superuser and its password, for
+/// the emulator's own set-up), and the session target derived from it by <see cref="ForSessions"/> (no password,
+/// and the startup parameters that tie each session to this emulator's limits).
+/// </remarks>
 internal sealed record BackendTarget(string Host, int Port, string Database, string? User, string? Password)
 {
+    /// <summary>Startup parameters added to every login through this target (after the caller's own).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> SessionParameters { get; init; } = [];
+
+    /// <summary>The target client sessions log in through: same server, no password, with these startup parameters.</summary>
+    public BackendTarget ForSessions(IReadOnlyList<KeyValuePair<string, string>> sessionParameters)
+        => this with { Password = null, SessionParameters = sessionParameters };
+
     /// <summary>A host that starts with '/' is a Unix-socket directory, as in libpq and Npgsql.</summary>
     public bool IsUnixSocket => Host.StartsWith('/');
 

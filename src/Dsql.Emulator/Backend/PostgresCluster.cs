@@ -22,7 +22,11 @@ public sealed class PostgresClusterOptions
     /// </summary>
     public int MaxConnections { get; set; } = 1200;
 
-    /// <summary>PEM certificate and key to serve TLS on the cluster's own TCP port (for direct comparisons); none by default.</summary>
+    /// <summary>
+    /// PEM certificate and key to serve TLS on a loopback TCP port (127.0.0.1), for direct comparisons with the
+    /// emulator. None by default, and then the cluster has no TCP listener at all. Over TCP only
+    /// <see cref="PostgresCluster.SuperUser"/> may log in, with the cluster's generated password (SCRAM-SHA-256).
+    /// </summary>
     public (string CertificatePem, string KeyPem)? Tls { get; set; }
 
     /// <summary>System user that runs PostgreSQL when this process is root (PostgreSQL refuses root). Default <c>postgres</c>.</summary>
@@ -30,28 +34,45 @@ public sealed class PostgresClusterOptions
 }
 
 /// <summary>
-/// A throwaway PostgreSQL cluster: initialized in a temporary directory, started on a free loopback port with
-/// durability off (it is for tests), reachable over TCP and a Unix socket, and deleted on dispose.
-/// Its superuser is <c>admin</c> with trust authentication on loopback, DSQL's administrative role.
+/// A throwaway PostgreSQL cluster, initialized in a temporary directory and deleted on dispose.
 /// </summary>
+/// <remarks>
+/// <para>Reachable only by its owner: the server listens on a Unix socket in a directory that only this process's
+/// system user (and PostgreSQL's, when this process is root) can enter, and on no TCP port unless
+/// <see cref="PostgresClusterOptions.Tls"/> asks for one.</para>
+/// <para>Its superuser, <see cref="SuperUser"/>, logs in with a password generated for this cluster (SCRAM-SHA-256);
+/// every other role logs in on the socket without one. The emulator uses the superuser only to install its
+/// helpers; sessions through the emulator's endpoints are never superusers.</para>
+/// <para>Durability: every commit is written to the write-ahead log before it is acknowledged
+/// (<c>synchronous_commit = on</c>), so a crashed server process loses nothing that was acknowledged; the log is not
+/// flushed to disk (<c>fsync = off</c>), so a crash of the machine itself may lose or corrupt the cluster, which is
+/// throwaway.</para>
+/// </remarks>
 public sealed class PostgresCluster : IAsyncDisposable
 {
-    /// <summary>The superuser role the cluster is initialized with.</summary>
-    public const string SuperUser = "admin";
+    /// <summary>
+    /// The superuser role the cluster is initialized with (PostgreSQL's usual bootstrap superuser). DSQL's
+    /// <c>admin</c> is an ordinary role, created by the emulator when it installs its helpers.
+    /// </summary>
+    public const string SuperUser = "postgres";
 
     private static readonly string Root = Path.Combine(Path.GetTempPath(), "dsql-emulator");
     private readonly string _baseDirectory;
     private readonly string? _runAs;
     private readonly ILogger _logger;
+    private readonly string _password;
+    private readonly bool _tcp;
     private int _disposed;
 
-    private PostgresCluster(string binDirectory, string baseDirectory, int port, string? runAs, string version, ILogger logger)
+    private PostgresCluster(string binDirectory, string baseDirectory, int port, string? runAs, string version, string password, bool tcp, ILogger logger)
     {
         BinDirectory = binDirectory;
         _baseDirectory = baseDirectory;
         Port = port;
         _runAs = runAs;
         Version = version;
+        _password = password;
+        _tcp = tcp;
         _logger = logger;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
     }
@@ -65,17 +86,26 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Directory of the cluster's Unix socket.</summary>
     public string SocketDirectory => Path.Combine(_baseDirectory, "sock");
 
-    /// <summary>The loopback TCP port the cluster listens on.</summary>
+    /// <summary>
+    /// The cluster's port number: it names the Unix socket (<c>.s.PGSQL.&lt;port&gt;</c>) and, with
+    /// <see cref="PostgresClusterOptions.Tls"/>, is the loopback TCP port.
+    /// </summary>
     public int Port { get; }
 
     /// <summary>The server's version string, e.g. <c>15.18</c>.</summary>
     public string Version { get; }
 
-    /// <summary>Connection string over the Unix socket (the fastest path), for the emulator or for Npgsql.</summary>
-    public string ConnectionString => $"Host={SocketDirectory};Port={Port.ToString(CultureInfo.InvariantCulture)};Database=postgres;Username={SuperUser}";
+    /// <summary>
+    /// Connection string of the superuser over the Unix socket (the fastest path), for the emulator or for Npgsql.
+    /// It holds the cluster's password: keep it in the process, do not print it.
+    /// </summary>
+    public string ConnectionString => $"Host={SocketDirectory};Port={Port.ToString(CultureInfo.InvariantCulture)};Database=postgres;Username={SuperUser};Password={_password}";
 
-    /// <summary>Connection string over loopback TCP.</summary>
-    public string TcpConnectionString => $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Database=postgres;Username={SuperUser}";
+    /// <summary>Connection string of the superuser over loopback TCP; only with <see cref="PostgresClusterOptions.Tls"/>.</summary>
+    /// <exception cref="InvalidOperationException">The cluster has no TCP listener.</exception>
+    public string TcpConnectionString => _tcp
+        ? $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Database=postgres;Username={SuperUser};Password={_password}"
+        : throw new InvalidOperationException("This cluster listens on its Unix socket only; set PostgresClusterOptions.Tls to get a loopback TCP listener.");
 
     /// <summary>Creates and starts a cluster. Takes about a second on a small machine.</summary>
     public static async Task<PostgresCluster> StartAsync(PostgresClusterOptions? options = null, ILogger? logger = null, CancellationToken cancellationToken = default)
@@ -90,19 +120,26 @@ public sealed class PostgresCluster : IAsyncDisposable
         PrepareRoot();
         SweepAbandonedClusters(bin, runAs);
         string baseDirectory = Path.Combine(Root, Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant());
-        Directory.CreateDirectory(baseDirectory);
-        Directory.CreateDirectory(Path.Combine(baseDirectory, "sock"));
+        CreatePrivateDirectory(baseDirectory);
+        CreatePrivateDirectory(Path.Combine(baseDirectory, "sock"));
         await File.WriteAllTextAsync(Path.Combine(baseDirectory, "owner.pid"), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        string password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+        string passwordFile = Path.Combine(baseDirectory, "superuser.pw");
         try
         {
             string versionText = await ProcessRunner.RunAsync(Path.Combine(bin, "postgres"), ["--version"], null, cancellationToken).ConfigureAwait(false);
-            string version = versionText.Trim().Split(' ')[^1];
+            string version = ParseVersion(versionText);
+            await File.WriteAllTextAsync(passwordFile, password, cancellationToken).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             if (runAs is not null)
                 await ProcessRunner.RunAsync("chown", ["-R", runAs + ":", baseDirectory], null, cancellationToken).ConfigureAwait(false);
 
             await ProcessRunner.RunAsync(Path.Combine(bin, "initdb"),
-                ["-D", Path.Combine(baseDirectory, "data"), "-U", SuperUser, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                ["-D", Path.Combine(baseDirectory, "data"), "-U", SuperUser, "--pwfile", passwordFile, "--auth-local", "scram-sha-256", "--auth-host", "scram-sha-256",
+                 "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
                 runAs, cancellationToken).ConfigureAwait(false);
+            File.Delete(passwordFile);
+            await WriteAuthenticationRulesAsync(baseDirectory, options.Tls is not null, cancellationToken).ConfigureAwait(false);
 
             for (int attempt = 1; ; attempt++)
             {
@@ -125,8 +162,9 @@ public sealed class PostgresCluster : IAsyncDisposable
                     string log = File.Exists(Path.Combine(baseDirectory, "postgres.log")) ? await File.ReadAllTextAsync(Path.Combine(baseDirectory, "postgres.log"), cancellationToken).ConfigureAwait(false) : "";
                     throw new InvalidOperationException($"PostgreSQL did not start: {ex.Message}{Environment.NewLine}{log}", ex);
                 }
-                logger.LogInformation("PostgreSQL {Version} started on 127.0.0.1:{Port} in {Directory}", version, port, baseDirectory);
-                return new PostgresCluster(bin, baseDirectory, port, runAs, version, logger);
+                if (options.Tls is null) logger.LogInformation("PostgreSQL {Version} started on a private Unix socket in {Directory}", version, baseDirectory);
+                else logger.LogInformation("PostgreSQL {Version} started on a private Unix socket in {Directory} and on 127.0.0.1:{Port} (TLS)", version, baseDirectory, port);
+                return new PostgresCluster(bin, baseDirectory, port, runAs, version, password, options.Tls is not null, logger);
             }
         }
         catch
@@ -139,13 +177,17 @@ public sealed class PostgresCluster : IAsyncDisposable
     private static async Task WriteConfigurationAsync(string baseDirectory, int port, PostgresClusterOptions options, string? runAs, CancellationToken cancellationToken)
     {
         var conf = new StringBuilder();
-        conf.AppendLine("# Written by the DSQL emulator: a throwaway cluster, durability off.");
-        conf.AppendLine("listen_addresses = '127.0.0.1'");
+        conf.AppendLine("# Written by the DSQL emulator: a throwaway cluster, reachable only through a private Unix socket.");
+        // TCP only when asked for (direct comparisons in the performance lab); the socket's directory is private.
+        conf.AppendLine(options.Tls is null ? "listen_addresses = ''" : "listen_addresses = '127.0.0.1'");
         conf.AppendLine(CultureInfo.InvariantCulture, $"port = {port}");
         conf.AppendLine(CultureInfo.InvariantCulture, $"unix_socket_directories = '{Path.Combine(baseDirectory, "sock")}'");
+        conf.AppendLine("unix_socket_permissions = 0700");
         conf.AppendLine(CultureInfo.InvariantCulture, $"max_connections = {options.MaxConnections}");
+        // An acknowledged commit is in the write-ahead log (the operating system's cache), so a crashed server
+        // process loses none; the log is not flushed to disk, so a machine crash may lose the throwaway cluster.
+        conf.AppendLine("synchronous_commit = on");
         conf.AppendLine("fsync = off");
-        conf.AppendLine("synchronous_commit = off");
         conf.AppendLine("full_page_writes = off");
         conf.AppendLine("shared_buffers = 128MB");
         conf.AppendLine("timezone = 'UTC'");
@@ -166,6 +208,42 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
         // postgresql.auto.conf is read last and is owned by the server's user already.
         await File.WriteAllTextAsync(Path.Combine(baseDirectory, "data", "postgresql.auto.conf"), conf.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// pg_hba.conf: the superuser needs the cluster's password everywhere; other roles log in on the Unix socket
+    /// without one (its directory admits only this process's user); TCP, when there is any, takes the password only.
+    /// </summary>
+    private static async Task WriteAuthenticationRulesAsync(string baseDirectory, bool tcp, CancellationToken cancellationToken)
+    {
+        var hba = new StringBuilder();
+        hba.AppendLine("# Written by the DSQL emulator.");
+        hba.AppendLine(CultureInfo.InvariantCulture, $"local all {SuperUser} scram-sha-256");
+        hba.AppendLine("local all all trust");
+        if (tcp) hba.AppendLine(CultureInfo.InvariantCulture, $"hostssl all {SuperUser} 127.0.0.1/32 scram-sha-256");
+        // The file exists (initdb wrote it) and belongs to the server's user already.
+        await File.WriteAllTextAsync(Path.Combine(baseDirectory, "data", "pg_hba.conf"), hba.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads <c>15.18</c> out of <c>postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)</c>.</summary>
+    internal static string ParseVersion(string versionOutput)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(versionOutput, @"\(PostgreSQL\)\s+(\d+(?:\.\d+)*)", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        if (match.Success) return match.Groups[1].Value;
+        var number = System.Text.RegularExpressions.Regex.Match(versionOutput, @"\d+(?:\.\d+)+", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        return number.Success ? number.Value : versionOutput.Trim();
+    }
+
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        // Created with mode 0700 at once: no moment in which another user could enter it.
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     private static void PrepareRoot()

@@ -287,8 +287,6 @@ internal sealed class StartupHandshake
         result.Add(new("default_transaction_isolation", "repeatable read"));
         result.Add(new("lock_timeout", ((long)options.LockWaitTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)));
         result.Add(new("client_connection_check_interval", "1000"));
-        result.Add(new(BackendSchema.RowLimitSetting, options.MaxRowsPerTransaction.ToString(CultureInfo.InvariantCulture)));
-        result.Add(new(BackendSchema.ByteLimitSetting, options.MaxBytesPerTransaction.ToString(CultureInfo.InvariantCulture)));
         return result;
     }
 

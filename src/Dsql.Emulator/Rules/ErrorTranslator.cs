@@ -40,7 +40,7 @@ internal static class ErrorTranslator
             fields['H'] = null;
             changed = true;
         }
-        if (fields['W'] is { } where && where.Contains(BackendSchema.Schema + ".", StringComparison.Ordinal))
+        if (fields['W'] is { } where && where.Contains(BackendSchema.InternalPrefix, StringComparison.Ordinal))
         {
             // Hide the emulator's own helpers: DSQL's errors carry no such context.
             fields['W'] = null;

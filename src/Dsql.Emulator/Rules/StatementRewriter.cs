@@ -20,7 +20,7 @@ internal readonly record struct RewriteResult(string? Text, DsqlRejection? Refus
 internal sealed class StatementRewriter
 {
     /// <summary>The backend function that raises a given SQLSTATE and message.</summary>
-    internal const string RaiseFunction = BackendSchema.Schema + ".raise";
+    internal const string RaiseFunction = BackendSchema.RaiseFunction;
 
     private readonly List<StatementInfo> _statements = new();
 

@@ -11,7 +11,12 @@ public sealed class BackendFixture : IAsyncLifetime
 {
     public PostgresCluster Cluster { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { MaxConnections = 1300 });
+    public async Task InitializeAsync()
+    {
+        Cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { MaxConnections = 1300 });
+        // The first emulator installs its helpers and DSQL's admin role; tests may set up fixtures as admin directly.
+        await (await StartEmulatorAsync()).DisposeAsync();
+    }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 
@@ -22,11 +27,20 @@ public sealed class BackendFixture : IAsyncLifetime
         return DsqlEmulator.StartAsync(options);
     }
 
-    /// <summary>A direct connection to the backend, bypassing the emulator (to set up fixtures and check results).</summary>
-    public NpgsqlConnection OpenDirect()
+    /// <summary>
+    /// A direct connection to the backend as its superuser, bypassing the emulator (to set up fixtures and check
+    /// results). With <paramref name="role"/>, the session then acts as that role (<c>SET ROLE</c>): what it creates
+    /// belongs to that role, as if created through the emulator, and the emulator's caps do not apply to it.
+    /// </summary>
+    public NpgsqlConnection OpenDirect(string? role = null)
     {
         var connection = new NpgsqlConnection(Cluster.ConnectionString + ";Pooling=false");
         connection.Open();
+        if (role is not null)
+        {
+            using var setRole = new NpgsqlCommand($"SET ROLE \"{role.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", connection);
+            setRole.ExecuteNonQuery();
+        }
         return connection;
     }
 }
