@@ -43,7 +43,7 @@ public class ErrorTranslatorTests
     public void Context_of_internal_helpers_is_hidden()
     {
         var fields = PgErrorFields.Create("ERROR", "0A000", "unsupported statement: Truncate");
-        fields['W'] = "PL/pgSQL function dsql_emulator.raise(text,text) line 1 at RAISE";
+        fields['W'] = "PL/pgSQL function dsql_emulator_raise(text,text) line 1 at RAISE";
         fields['F'] = "pl_exec.c";
         Assert.True(ErrorTranslator.Translate(fields, null));
         Assert.Null(fields['W']);
