@@ -219,4 +219,23 @@ public sealed class RefusedStatementTests(BackendFixture backend) : IAsyncLifeti
         Assert.Equal(3.141593m, await new NpgsqlCommand($"SELECT a FROM {table}", _connection).ExecuteScalarAsync());
         Assert.Equal(18, await new NpgsqlCommand($"SELECT numeric_precision FROM information_schema.columns WHERE table_name = '{table}' AND column_name = 'a'", _connection).ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task Dropping_a_primary_key_column_is_refused_and_other_columns_drop()
+    {
+        string table = EmulatorConnections.UniqueName("drop_pk");
+        await new NpgsqlCommand($"CREATE TABLE {table} (a bigint, b bigint, c text, d text, PRIMARY KEY (a, b))", _connection).ExecuteNonQueryAsync();
+
+        var ex = await RefusedAsync($"ALTER TABLE {table} DROP COLUMN b");
+        Assert.Equal("0A000", ex.SqlState);
+        Assert.Equal("cannot drop primary key column b", ex.MessageText);
+        ex = await RefusedAsync($"ALTER TABLE {table} DROP COLUMN c, DROP COLUMN a");
+        Assert.Equal("cannot drop primary key column a", ex.MessageText);
+
+        await new NpgsqlCommand($"ALTER TABLE {table} DROP COLUMN c", _connection).ExecuteNonQueryAsync();
+        Assert.Equal(3L, await new NpgsqlCommand(
+            $"SELECT count(*) FROM information_schema.columns WHERE table_name = '{table}'", _connection).ExecuteScalarAsync());
+        Assert.Equal(2L, await new NpgsqlCommand(
+            $"SELECT count(*) FROM information_schema.key_column_usage WHERE table_name = '{table}'", _connection).ExecuteScalarAsync());
+    }
 }

@@ -202,6 +202,7 @@ internal static class BackendSchema
             try
             {
                 await connection.QueryAsync(InstallSql, cancellationToken).ConfigureAwait(false);
+                await connection.QueryAsync(DdlGuards.InstallSql, cancellationToken).ConfigureAwait(false);
                 var key = await connection.QueryAsync(
                     string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"INSERT INTO pg_catalog.{InternalPrefix}limits (row_limit, byte_limit) VALUES ({rowLimit}, {byteLimit}) RETURNING session_key"),

@@ -191,6 +191,7 @@ internal static class DsqlRuleTable
         C("alter_add_constraint", "ALTER TABLE ... ADD CHECK/FOREIGN KEY without NOT VALID, or PRIMARY KEY/UNIQUE/EXCLUDE (not USING INDEX)", "unsupported ALTER TABLE ADD CONSTRAINT statement", Dreamescaper + "alter_add_constraint_requires_not_valid, alter_add_key_constraint; guide: alter-table-syntax-support"),
         C("alter_validate_sync", "ALTER TABLE ... VALIDATE CONSTRAINT without ASYNC", "unsupported ALTER TABLE VALIDATE CONSTRAINT statement", Dreamescaper + "alter_validate_requires_async"),
         C("alter_table_action", "ALTER TABLE with an action DSQL's ALTER TABLE does not list", "unsupported ALTER TABLE {action} statement", AlterTableGuide),
+        C("drop_primary_key_column", "ALTER TABLE ... DROP COLUMN of a primary-key column (checked in the backend, Backend/DdlGuards.cs)", "cannot drop primary key column {name}", "guide: alter-table-syntax-support and release notes (dropping a primary key column isn't supported); wording as Dreamescaper/dsql-emulator docker/init/05-alter-guard.sql quotes DSQL"),
         C("identity_cache", "identity column without CACHE 1 or CACHE >= 65536", "identity column is not supported without an explicit cache size. please define CACHE greater than or equal to 65536 or equal to 1", Dreamescaper + "identity_cache"),
         C("identity_type", "identity column of a type other than bigint", "datatype {type} not supported, identity column type must be bigint", Dreamescaper + "identity_type"),
 

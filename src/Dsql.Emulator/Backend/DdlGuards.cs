@@ -1,0 +1,64 @@
+using Dsql.Emulator.Sql;
+
+namespace Dsql.Emulator.Backend;
+
+/// <summary>
+/// DDL rules that need the catalog, enforced inside the backend by event triggers (installed with
+/// <see cref="BackendSchema"/>, invisible like the rest of it):
+/// <list type="bullet">
+/// <item>DSQL cannot drop a column of a table's primary key (AWS user guide, ALTER TABLE DROP COLUMN: "Dropping a
+/// primary key column isn't supported"). PostgreSQL would drop the column and the key with it. When an ALTER TABLE
+/// starts, the primary-key columns of the database are noted (the statement's target is not parsed yet); when it
+/// drops objects, a dropped column that was noted fails the statement with the rule table's message, which rolls the
+/// drop back.</item>
+/// </list>
+/// </summary>
+internal static class DdlGuards
+{
+    private const string Template = """
+        BEGIN;
+        SET LOCAL allow_system_table_mods = on;
+        CREATE OR REPLACE FUNCTION pg_catalog.dsql_emulator_note_key_columns() RETURNS event_trigger
+          LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+        BEGIN
+          PERFORM set_config('dsql_emulator.key_columns',
+            coalesce((SELECT string_agg(i.indrelid::text || '.' || k.attnum::text, ' ')
+                        FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) AS k(attnum)
+                       WHERE i.indisprimary), ''), true);
+        END $fn$;
+        REVOKE ALL ON FUNCTION pg_catalog.dsql_emulator_note_key_columns() FROM PUBLIC;
+
+        CREATE OR REPLACE FUNCTION pg_catalog.dsql_emulator_refuse_key_column_drop() RETURNS event_trigger
+          LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+        DECLARE
+          noted text[] := string_to_array(coalesce(current_setting('dsql_emulator.key_columns', true), ''), ' ');
+          d record;
+        BEGIN
+          FOR d IN SELECT objid, objsubid, address_names FROM pg_event_trigger_dropped_objects()
+                    WHERE original AND object_type = 'table column' LOOP
+            IF (d.objid::text || '.' || d.objsubid::text) = ANY (noted) THEN
+              RAISE EXCEPTION USING ERRCODE = '{sqlstate}', MESSAGE = replace('{message}', '{name}', d.address_names[3]);
+            END IF;
+          END LOOP;
+        END $fn$;
+        REVOKE ALL ON FUNCTION pg_catalog.dsql_emulator_refuse_key_column_drop() FROM PUBLIC;
+
+        DROP EVENT TRIGGER IF EXISTS dsql_emulator_note_key_columns;
+        CREATE EVENT TRIGGER dsql_emulator_note_key_columns ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+          EXECUTE FUNCTION pg_catalog.dsql_emulator_note_key_columns();
+        DROP EVENT TRIGGER IF EXISTS dsql_emulator_refuse_key_column_drop;
+        CREATE EVENT TRIGGER dsql_emulator_refuse_key_column_drop ON sql_drop WHEN TAG IN ('ALTER TABLE')
+          EXECUTE FUNCTION pg_catalog.dsql_emulator_refuse_key_column_drop();
+        COMMIT;
+        """;
+
+    /// <summary>The installation script, with the rule table's SQLSTATE and message.</summary>
+    public static string InstallSql { get; } = Build();
+
+    private static string Build()
+    {
+        DsqlRule rule = DsqlRuleTable.Get("drop_primary_key_column");
+        return Template.Replace("{sqlstate}", rule.SqlState, StringComparison.Ordinal)
+            .Replace("{message}", rule.Message.Replace("'", "''", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+}
