@@ -19,9 +19,12 @@ public sealed class DsqlEmulatorOptions
     public IList<EmulatorAccessKey> AccessKeys { get; } = new List<EmulatorAccessKey>();
 
     /// <summary>
-    /// Connection string of an existing PostgreSQL server to use as the backend (<c>Host=...;Port=...;Username=...;Password=...;Database=...</c>;
-    /// a Host starting with '/' is a Unix-socket directory). When null the emulator starts a throwaway cluster of its own.
-    /// The login role must be allowed to create an event trigger (a superuser) for the row and size limits.
+    /// Connection string of an existing PostgreSQL server, dedicated to the emulator, to use as the backend
+    /// (<c>Host=...;Port=...;Username=...;Password=...;Database=...</c>; a Host starting with '/' is a Unix-socket
+    /// directory). When null the emulator starts a throwaway cluster of its own.
+    /// The login role must be a superuser other than <c>admin</c> (the emulator installs its helpers with it and makes
+    /// <c>admin</c> an ordinary role); its password is sent for that role only. Every other role must be able to log
+    /// in without a password, on a socket only the emulator's system user can reach. See docs/emulator.md.
     /// </summary>
     public string? BackendConnectionString { get; set; }
 

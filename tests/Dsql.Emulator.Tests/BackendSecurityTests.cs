@@ -150,9 +150,11 @@ public sealed class BackendSecurityTests(BackendFixture backend)
         await using var admin = await EmulatorConnections.OpenAsync(emulator);
         string table = EmulatorConnections.UniqueName("capped");
         string lift = EmulatorConnections.UniqueName("lift");
+        string resetAll = EmulatorConnections.UniqueName("reset_all");
         await ExecuteAsync(admin, $"CREATE TABLE {table} (id int)");
         // SQL functions run inside PostgreSQL, past the emulator's statement rules.
         await ExecuteAsync(admin, $"CREATE FUNCTION {lift}(name text, value text) RETURNS text LANGUAGE sql AS $$ SELECT set_config(name, value, false) $$");
+        await ExecuteAsync(admin, $"CREATE FUNCTION {resetAll}() RETURNS void LANGUAGE sql AS $$ RESET ALL $$");
         try
         {
             // Settings of the old design, and the key of this emulator's caps, from any session-level means.
@@ -171,6 +173,8 @@ public sealed class BackendSecurityTests(BackendFixture backend)
                 "SET session_replication_role = replica",
                 "SELECT set_config('session_replication_role', 'replica', false)",
                 "ALTER ROLE admin SET session_replication_role = replica",
+                "RESET ALL",
+                $"SELECT {resetAll}()",
             ];
             foreach (var attempt in attempts)
             {
@@ -188,7 +192,10 @@ public sealed class BackendSecurityTests(BackendFixture backend)
                 $"SELECT {lift}('dsql_emulator.tx_rows', '0')",
                 $"DELETE FROM pg_catalog.{BackendSchema.InternalPrefix}writes",
                 $"UPDATE pg_catalog.{BackendSchema.InternalPrefix}writes SET row_count = 0",
+                "RESET ALL",
+                $"SELECT {resetAll}()",
             ];
+            int resetsThatRan = 0;
             foreach (var reset in resets)
             {
                 await using var transaction = await admin.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
@@ -196,12 +203,14 @@ public sealed class BackendSecurityTests(BackendFixture backend)
                 bool resetAccepted = await TryAsync(admin, reset);
                 if (resetAccepted)
                 {
+                    resetsThatRan++;
                     var ex = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(admin, $"INSERT INTO {table} VALUES (6)"));
                     Assert.Equal("54000", ex.SqlState);
                     Assert.Equal("transaction row limit exceeded", ex.MessageText);
                 }
                 await transaction.RollbackAsync();
             }
+            Assert.True(resetsThatRan >= 2, "the resets through SQL functions reach PostgreSQL and run; the cap must hold after them");
 
             // Removing the key from the session does not fall back to a default cap: writes fail instead.
             foreach (var remove in new[] { $"SELECT {lift}('{BackendSchema.SessionSetting}', '')", $"SELECT {lift}('{BackendSchema.SessionSetting}', 'forged')" })
@@ -216,6 +225,7 @@ public sealed class BackendSecurityTests(BackendFixture backend)
         {
             await TryAsync(admin, "ALTER ROLE admin RESET ALL");
             await ExecuteAsync(admin, $"DROP FUNCTION {lift}(text, text)");
+            await ExecuteAsync(admin, $"DROP FUNCTION {resetAll}()");
             await ExecuteAsync(admin, $"DROP TABLE {table}");
         }
     }

@@ -48,9 +48,44 @@ internal static class EmulatorScenario
 
     private static async Task LatencyAsync(int iterations, ScenarioResult result)
     {
-        await using var emulator = await DsqlEmulator.StartAsync();
+        // The emulator's own cluster listens on a private Unix socket only; for the straight path the lab starts a
+        // cluster that also serves TLS on loopback TCP, and attaches the emulator to it.
+        string caPath = Path.Combine(Path.GetTempPath(), $"dsql-lab-ca-{Environment.ProcessId}.pem");
+        var (caPem, certificatePem, keyPem) = LoopbackCertificates();
+        await File.WriteAllTextAsync(caPath, caPem);
+        try
+        {
+            await using var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { Tls = (certificatePem, keyPem) });
+            await using var emulator = await DsqlEmulator.StartAsync(new DsqlEmulatorOptions { BackendConnectionString = cluster.ConnectionString });
+            string direct = cluster.TcpConnectionString + $";SSL Mode=VerifyFull;Root Certificate={caPath};Pooling=false;Gss Encryption Mode=Disable";
+            await LatencyAsync(iterations, result, emulator, direct);
+        }
+        finally
+        {
+            File.Delete(caPath);
+        }
+    }
+
+    /// <summary>A CA and a certificate it signs for 127.0.0.1, as PEM.</summary>
+    private static (string CaPem, string CertificatePem, string KeyPem) LoopbackCertificates()
+    {
+        using var caKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var caRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Dsql lab CA", caKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
+        using var serverKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var serverRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", serverKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        serverRequest.CertificateExtensions.Add(names.Build());
+        using var server = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1), System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        return (ca.ExportCertificatePem(), server.ExportCertificatePem(), serverKey.ExportPkcs8PrivateKeyPem());
+    }
+
+    private static async Task LatencyAsync(int iterations, ScenarioResult result, DsqlEmulator emulator, string direct)
+    {
         var endpoint = emulator.Endpoints[0];
-        string direct = $"Host=127.0.0.1;Port={emulator.Cluster!.Port};Username=admin;Database=postgres;SSL Mode=VerifyFull;Root Certificate={emulator.CaCertificatePath};Pooling=false;Gss Encryption Mode=Disable";
         await using var straight = new NpgsqlConnection(direct);
         await using var through = new NpgsqlConnection(endpoint.NpgsqlConnectionString("admin", Token(emulator)));
         await straight.OpenAsync();
