@@ -150,7 +150,7 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
                 backendTarget = BackendTarget.Parse(emulator._cluster.ConnectionString);
             }
             emulator.Backend = backendTarget;
-            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, backendTarget, emulator, emulator.ConflictStats);
+            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, backendTarget, emulator, emulator.ConflictStats, new SchemaChangeCheck());
             await BackendSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
 
             foreach (var endpoint in endpoints)

@@ -233,4 +233,37 @@ public sealed class CommitConflictTests(BackendFixture backend)
         var ex = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(b, "SAVEPOINT s"));
         Assert.Equal("0A000", ex.SqlState);
     }
+
+    [Fact]
+    public async Task Table_changed_by_a_committed_ddl_fails_the_transaction_with_OC001_at_commit()
+    {
+        var (emulator, table) = await StartAsync();
+        await using var _ = emulator;
+        await using var a = await EmulatorConnections.OpenAsync(emulator);
+        await using var b = await EmulatorConnections.OpenAsync(emulator);
+
+        await ExecuteAsync(b, "BEGIN");
+        Assert.Equal(1, Convert.ToInt32(await ScalarAsync(b, "SELECT 1"))); // B's snapshot
+        await ExecuteAsync(a, $"ALTER TABLE {table} ADD COLUMN note text");
+        Assert.Equal(1, await ExecuteAsync(b, $"UPDATE {table} SET n = 9 WHERE id = $1", 1));
+        var ex = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(b, "COMMIT"));
+        Assert.Equal("40001", ex.SqlState);
+        Assert.Equal("schema has been updated by another transaction, please retry: (OC001)", ex.MessageText);
+        Assert.Equal(0, await ScalarAsync(a, $"SELECT n FROM {table} WHERE id = 1"));
+        Assert.Equal(1, emulator.ConflictStats.SchemaChanged);
+
+        // A transaction that began after the DDL commits; so does one on another table.
+        await ExecuteAsync(b, "BEGIN");
+        Assert.Equal(1, await ExecuteAsync(b, $"UPDATE {table} SET n = 9 WHERE id = $1", 1));
+        await ExecuteAsync(b, "COMMIT");
+        string other = EmulatorConnections.UniqueName("other");
+        await ExecuteAsync(a, $"CREATE TABLE {other} (id int PRIMARY KEY)");
+        await ExecuteAsync(b, "BEGIN");
+        Assert.Equal(1, Convert.ToInt32(await ScalarAsync(b, "SELECT 1")));
+        await ExecuteAsync(a, $"ALTER TABLE {other} ADD COLUMN note text");
+        Assert.Equal(1, await ExecuteAsync(b, $"UPDATE {table} SET n = 10 WHERE id = $1", 1));
+        await ExecuteAsync(b, "COMMIT");
+        Assert.Equal(10, await ScalarAsync(a, $"SELECT n FROM {table} WHERE id = 1"));
+        Assert.Equal(1, emulator.ConflictStats.SchemaChanged);
+    }
 }

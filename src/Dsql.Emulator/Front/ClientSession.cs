@@ -56,7 +56,9 @@ internal sealed class ClientSession
     private PreparedDml? _unnamedStatement;
     private Dictionary<string, PreparedDml>? _namedStatements;
     private volatile bool _doomed;
-    private volatile bool _conflictCommitPending;
+    private volatile bool _schemaChanged;
+    private volatile string? _commitFailure; // DSQL's message for the COMMIT turned into ROLLBACK
+    private long _transactionSchemaEpoch;
 
     public ClientSession(SessionServices services, EndpointListener listener, Socket socket, long id)
     {
@@ -77,17 +79,27 @@ internal sealed class ClientSession
         Injected,
         /// <summary>The emulator answering for a client statement that lost a conflict: answers are turned into the statement's.</summary>
         Recovery,
+        /// <summary>The emulator checking, before a COMMIT, whether a table the transaction used changed shape (OC001).</summary>
+        SchemaCheck,
     }
 
-    private readonly record struct RequestGroup(GroupKind Kind, long StartTicks, ConflictGuard? Guard = null)
+    private readonly record struct RequestGroup(GroupKind Kind, long StartTicks, ConflictGuard? Guard = null, SchemaProbe? Probe = null, bool Ddl = false)
     {
         public bool Injected => Kind != GroupKind.Client;
+    }
+
+    /// <summary>The answer of a <see cref="SchemaChangeCheck"/>.</summary>
+    private sealed class SchemaProbe
+    {
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool Changed { get; set; }
     }
 
     /// <summary>The client pump's view of the request group it is forwarding.</summary>
     private sealed class GroupState
     {
         public bool First;
+        public bool Ddl;
         public bool Guarded;
         public bool Flushed;
         public int Binds;
@@ -202,11 +214,15 @@ internal sealed class ClientSession
             {
                 case PgConstants.Query:
                     StartGroupIfNeeded();
+                    if (SchemaCheckDue() && IsPlainCommit(message.Body))
+                        await CheckSchemaAsync(writer, cancellationToken).ConfigureAwait(false);
                     ForwardQuery(message, writer);
                     guard = EndGroup();
                     break;
                 case PgConstants.Parse:
                     StartGroupIfNeeded();
+                    if (_group.First && SchemaCheckDue() && IsPlainCommit(ParseQuery(message.Body)))
+                        await CheckSchemaAsync(writer, cancellationToken).ConfigureAwait(false);
                     ForwardParse(message, writer);
                     break;
                 case PgConstants.Bind:
@@ -268,6 +284,49 @@ internal sealed class ClientSession
         _group = new GroupState { First = true };
         // The backend is idle with nothing in flight: its status is the truth for the transaction rules.
         if (_groups.IsEmpty && _status == StatusIdle) _rewriter.TransactionRules.Reset();
+        if (!_rewriter.TransactionRules.InExplicitTransaction)
+        {
+            _transactionSchemaEpoch = _services.Schema.Epoch;
+            _schemaChanged = false;
+        }
+    }
+
+    /// <summary>True when a DDL has completed since the transaction began (and nothing has doomed it already).</summary>
+    private bool SchemaCheckDue() =>
+        !_doomed && !_schemaChanged && _rewriter.TransactionRules.InExplicitTransaction && _transactionSchemaEpoch != _services.Schema.Epoch;
+
+    /// <summary>The query text of a Parse message (empty if malformed).</summary>
+    private static ReadOnlySpan<byte> ParseQuery(ReadOnlySpan<byte> parseBody)
+    {
+        int nameEnd = parseBody.IndexOf((byte)0);
+        if (nameEnd < 0) return default;
+        var rest = parseBody[(nameEnd + 1)..];
+        int queryEnd = rest.IndexOf((byte)0);
+        return queryEnd < 0 ? default : rest[..queryEnd];
+    }
+
+    private static bool IsPlainCommit(ReadOnlySpan<byte> queryBody)
+    {
+        var text = queryBody.TrimEnd((byte)0).Trim(" \t\r\n;"u8);
+        return text.Length is 3 or 6 && (Ascii.EqualsIgnoreCase(text, "COMMIT"u8) || Ascii.EqualsIgnoreCase(text, "END"u8));
+    }
+
+    /// <summary>
+    /// Runs the <see cref="SchemaChangeCheck"/> inside the transaction before its COMMIT is forwarded; a table that
+    /// changed shape makes the COMMIT fail with OC001.
+    /// </summary>
+    private async Task CheckSchemaAsync(PgMessageWriter writer, CancellationToken cancellationToken)
+    {
+        var probe = new SchemaProbe();
+        _groups.Enqueue(new RequestGroup(GroupKind.SchemaCheck, _services.Clock.GetUtcNow().UtcTicks, Probe: probe));
+        writer.BeginMessage(PgConstants.Query);
+        writer.WriteCString(SchemaChangeCheck.Sql);
+        writer.EndMessage();
+        await FlushToBackendAsync().ConfigureAwait(false);
+        await probe.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _holdingBackendLock = true;
+        if (probe.Changed) _schemaChanged = true;
     }
 
     /// <summary>Closes the request group; returns its conflict guard when the backend pump may have to answer for it.</summary>
@@ -283,7 +342,7 @@ internal sealed class ClientSession
                      && string.Equals(group.BindPortal, group.ExecutePortal, StringComparison.Ordinal))
                 guard = new ConflictGuard(bound, group.BoundStatement.ParameterTypes, group.BindParameters);
         }
-        _groups.Enqueue(new RequestGroup(GroupKind.Client, _services.Clock.GetUtcNow().UtcTicks, guard));
+        _groups.Enqueue(new RequestGroup(GroupKind.Client, _services.Clock.GetUtcNow().UtcTicks, guard, Ddl: group.Ddl));
         _rewriter.TransactionRules.EndRequestGroup();
         return guard;
     }
@@ -422,12 +481,13 @@ internal sealed class ClientSession
 
     private string? Rewrite(string sql, bool extendedProtocol, out PreparedDml? dml)
     {
-        var result = _rewriter.Rewrite(sql, extendedProtocol, commitAsRollback: _doomed);
+        bool schemaChanged = _schemaChanged;
+        var result = _rewriter.Rewrite(sql, extendedProtocol, commitAsRollback: _doomed || schemaChanged);
         dml = null;
         if (result.Refused is { } refused) Log.StatementRefused(_logger, Id, refused.SqlState, refused.Message);
         else dml = SingleDml(sql);
         if (result.Commits) _age.OnCommitSent();
-        if (result.CommitTurnedIntoRollback) _conflictCommitPending = true;
+        if (result.CommitTurnedIntoRollback) _commitFailure = schemaChanged ? DsqlMessages.SchemaChangedOc001 : DsqlMessages.ConflictOc000;
         return result.Text;
     }
 
@@ -435,13 +495,15 @@ internal sealed class ClientSession
     private PreparedDml? SingleDml(string sql)
     {
         StatementInfo? single = null;
+        int nonEmpty = 0;
         foreach (var statement in _rewriter.Statements)
         {
             if (statement.Kind == StatementKind.Empty) continue;
-            if (single is not null || statement.Kind != StatementKind.Dml) return null;
-            single = statement;
+            nonEmpty++;
+            if (statement.Kind == StatementKind.Ddl) _group.Ddl = true;
+            else if (statement.Kind == StatementKind.Dml) single = statement;
         }
-        if (single is null) return null;
+        if (nonEmpty != 1 || single is null) return null;
         return new PreparedDml(ConflictReplay.TryPlan(single.GetText(sql)));
     }
 
@@ -455,6 +517,17 @@ internal sealed class ClientSession
             var message = await reader.ReadAsync(flush, cancellationToken).ConfigureAwait(false);
             if (message.IsEnd) return;
             bool hasGroup = _groups.TryPeek(out var group);
+            if (hasGroup && group.Kind == GroupKind.SchemaCheck)
+            {
+                if (message.Type == PgConstants.DataRow) group.Probe!.Changed = true;
+                else if (message.Type == PgConstants.ReadyForQuery)
+                {
+                    _groups.TryDequeue(out _);
+                    OnReadyForQuery(message.Body[0], group);
+                    group.Probe!.Completion.TrySetResult();
+                }
+                continue;
+            }
             if (hasGroup && group.Guard is { } guard)
             {
                 if (group.Kind == GroupKind.Recovery)
@@ -488,6 +561,7 @@ internal sealed class ClientSession
             {
                 _groups.TryDequeue(out _);
                 OnReadyForQuery(message.Body[0], group);
+                if (group.Ddl) _services.Schema.OnDdlCompleted();
                 if (injected) continue;
             }
             else if (injected)
@@ -505,12 +579,13 @@ internal sealed class ClientSession
                 // COMMIT of a transaction the age limit ended: say so instead of a silent ROLLBACK.
                 PgErrorFields.Create("ERROR", PgConstants.ProgramLimitExceeded, DsqlMessages.TransactionAge(_age.MaxTransactionAge)).WriteTo(writer, PgConstants.ErrorResponse);
             }
-            else if (message.Type == PgConstants.CommandComplete && _conflictCommitPending && message.Body.StartsWith("ROLLBACK"u8))
+            else if (message.Type == PgConstants.CommandComplete && _commitFailure is { } failure && message.Body.StartsWith("ROLLBACK"u8))
             {
-                // COMMIT of a transaction that lost a write-write conflict: DSQL's answer, at COMMIT.
-                _conflictCommitPending = false;
-                _services.Conflicts.CountAtCommit();
-                PgErrorFields.Create("ERROR", PgConstants.SerializationFailure, DsqlMessages.ConflictOc000).WriteTo(writer, PgConstants.ErrorResponse);
+                // COMMIT of a transaction that lost a write-write conflict or whose tables changed shape: DSQL's answer, at COMMIT.
+                _commitFailure = null;
+                if (ReferenceEquals(failure, DsqlMessages.SchemaChangedOc001)) _services.Conflicts.CountSchemaChanged();
+                else _services.Conflicts.CountAtCommit();
+                PgErrorFields.Create("ERROR", PgConstants.SerializationFailure, failure).WriteTo(writer, PgConstants.ErrorResponse);
             }
             else writer.WriteRaw(message.Raw.Span);
             if (message.Type == PgConstants.ReadyForQuery) group.Guard?.Completion.TrySetResult();
