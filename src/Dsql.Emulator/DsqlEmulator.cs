@@ -157,7 +157,7 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
             emulator.AdminBackend = backendTarget;
             emulator._sessionKey = await BackendSchema.InstallAsync(backendTarget, options.MaxRowsPerTransaction, options.MaxBytesPerTransaction, cancellationToken).ConfigureAwait(false);
             emulator.Backend = backendTarget.ForSessions([new(BackendSchema.SessionSetting, emulator._sessionKey)]);
-            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, emulator.Backend, emulator, emulator.ConflictStats);
+            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, emulator.Backend, emulator, emulator.ConflictStats, new SchemaChangeCheck());
 
             foreach (var endpoint in endpoints)
             {

@@ -1,10 +1,13 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
 using Dsql.Emulator.Backend;
 using Dsql.Emulator.Protocol;
 using Dsql.Emulator.Rules;
+using Dsql.Emulator.Sql;
 using Microsoft.Extensions.Logging;
 
 namespace Dsql.Emulator.Front;
@@ -46,6 +49,16 @@ internal sealed class ClientSession
 
     // The client pump's request group.
     private bool _groupOpen;
+    private GroupState _group = new();
+
+    // Conflicts at COMMIT: statements the client prepared, and the state of a transaction that lost a conflict.
+    private const string ConflictSavepoint = "dsql_emulator_conflict";
+    private PreparedDml? _unnamedStatement;
+    private Dictionary<string, PreparedDml>? _namedStatements;
+    private volatile bool _doomed;
+    private volatile bool _schemaChanged;
+    private volatile string? _commitFailure; // DSQL's message for the COMMIT turned into ROLLBACK
+    private long _transactionSchemaEpoch;
 
     public ClientSession(SessionServices services, EndpointListener listener, Socket socket, long id)
     {
@@ -58,7 +71,68 @@ internal sealed class ClientSession
         _age = new AgeSupervision(services.Options.MaxConnectionAge, services.Options.MaxTransactionAge);
     }
 
-    private readonly record struct RequestGroup(bool Injected, long StartTicks);
+    private enum GroupKind
+    {
+        /// <summary>The client's request group.</summary>
+        Client,
+        /// <summary>The emulator's own statement (savepoint, age abort): answers are filtered out.</summary>
+        Injected,
+        /// <summary>The emulator answering for a client statement that lost a conflict: answers are turned into the statement's.</summary>
+        Recovery,
+        /// <summary>The emulator checking, before a COMMIT, whether a table the transaction used changed shape (OC001).</summary>
+        SchemaCheck,
+    }
+
+    private readonly record struct RequestGroup(GroupKind Kind, long StartTicks, ConflictGuard? Guard = null, SchemaProbe? Probe = null, bool Ddl = false)
+    {
+        public bool Injected => Kind != GroupKind.Client;
+    }
+
+    /// <summary>The answer of a <see cref="SchemaChangeCheck"/>.</summary>
+    private sealed class SchemaProbe
+    {
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool Changed { get; set; }
+    }
+
+    /// <summary>The client pump's view of the request group it is forwarding.</summary>
+    private sealed class GroupState
+    {
+        public bool First;
+        public bool Ddl;
+        public bool Guarded;
+        public bool Flushed;
+        public int Binds;
+        public int Executes;
+        public string? BindPortal;
+        public string? ExecutePortal;
+        public PreparedDml? BoundStatement;
+        public byte[]? BindParameters;
+        public ConflictReplay? QueryReplay;
+    }
+
+    /// <summary>A prepared statement that is one DML statement: how to answer it if it loses a conflict.</summary>
+    private sealed class PreparedDml(ConflictReplay? replay)
+    {
+        public ConflictReplay? Replay { get; } = replay;
+        public byte[]? ParameterTypes { get; set; }
+    }
+
+    /// <summary>
+    /// A DML statement inside an explicit transaction, protected by a savepoint: if it loses a write-write conflict the
+    /// backend pump withholds the error, rolls back to the savepoint, answers as DSQL would have and dooms the
+    /// transaction, whose COMMIT then fails with 40001 OC000.
+    /// </summary>
+    private sealed class ConflictGuard(ConflictReplay replay, byte[]? parameterTypes, byte[]? bindParameters)
+    {
+        public ConflictReplay Replay { get; } = replay;
+        public byte[]? ParameterTypes { get; } = parameterTypes;
+        public byte[]? BindParameters { get; } = bindParameters;
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public PgErrorFields? Withheld { get; set; }
+        public long? Rows { get; set; }
+        public bool RecoveryFailed { get; set; }
+    }
 
     public long Id { get; }
     public DateTimeOffset ConnectedAt { get; }
@@ -135,31 +209,54 @@ internal sealed class ClientSession
                 await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
                 _holdingBackendLock = true;
             }
+            ConflictGuard? guard = null;
             switch (message.Type)
             {
                 case PgConstants.Query:
                     StartGroupIfNeeded();
+                    if (SchemaCheckDue() && IsPlainCommit(message.Body))
+                        await CheckSchemaAsync(writer, cancellationToken).ConfigureAwait(false);
                     ForwardQuery(message, writer);
-                    EndGroup();
+                    guard = EndGroup();
                     break;
                 case PgConstants.Parse:
                     StartGroupIfNeeded();
+                    if (_group.First && SchemaCheckDue() && IsPlainCommit(ParseQuery(message.Body)))
+                        await CheckSchemaAsync(writer, cancellationToken).ConfigureAwait(false);
                     ForwardParse(message, writer);
+                    break;
+                case PgConstants.Bind:
+                    StartGroupIfNeeded();
+                    ForwardBind(message, writer);
+                    break;
+                case PgConstants.Execute:
+                    StartGroupIfNeeded();
+                    if (_group.Guarded) NoteExecute(message);
+                    _group.First = false;
+                    writer.WriteRaw(message.Raw.Span);
                     break;
                 case PgConstants.Sync:
                 case PgConstants.FunctionCall:
                     StartGroupIfNeeded();
                     writer.WriteRaw(message.Raw.Span);
-                    EndGroup();
+                    guard = EndGroup();
                     break;
                 case PgConstants.Terminate:
                     writer.WriteRaw(message.Raw.Span);
                     await FlushToBackendAsync().ConfigureAwait(false);
                     return;
                 default:
-                    if (message.Type is PgConstants.Bind or PgConstants.Execute) StartGroupIfNeeded();
+                    if (message.Type == PgConstants.Flush) _group.Flushed = true;
+                    else if (_groupOpen) _group.First = false;
                     writer.WriteRaw(message.Raw.Span);
                     break;
+            }
+            if (guard is not null)
+            {
+                // The backend pump may have to roll the statement back and answer for it: nothing else may reach the
+                // backend until it has.
+                await FlushToBackendAsync().ConfigureAwait(false);
+                await guard.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -184,22 +281,82 @@ internal sealed class ClientSession
     {
         if (_groupOpen) return;
         _groupOpen = true;
+        _group = new GroupState { First = true };
         // The backend is idle with nothing in flight: its status is the truth for the transaction rules.
         if (_groups.IsEmpty && _status == StatusIdle) _rewriter.TransactionRules.Reset();
+        if (!_rewriter.TransactionRules.InExplicitTransaction)
+        {
+            _transactionSchemaEpoch = _services.Schema.Epoch;
+            _schemaChanged = false;
+        }
     }
 
-    private void EndGroup()
+    /// <summary>True when a DDL has completed since the transaction began (and nothing has doomed it already).</summary>
+    private bool SchemaCheckDue() =>
+        !_doomed && !_schemaChanged && _rewriter.TransactionRules.InExplicitTransaction && _transactionSchemaEpoch != _services.Schema.Epoch;
+
+    /// <summary>The query text of a Parse message (empty if malformed).</summary>
+    private static ReadOnlySpan<byte> ParseQuery(ReadOnlySpan<byte> parseBody)
+    {
+        int nameEnd = parseBody.IndexOf((byte)0);
+        if (nameEnd < 0) return default;
+        var rest = parseBody[(nameEnd + 1)..];
+        int queryEnd = rest.IndexOf((byte)0);
+        return queryEnd < 0 ? default : rest[..queryEnd];
+    }
+
+    private static bool IsPlainCommit(ReadOnlySpan<byte> queryBody)
+    {
+        var text = queryBody.TrimEnd((byte)0).Trim(" \t\r\n;"u8);
+        return text.Length is 3 or 6 && (Ascii.EqualsIgnoreCase(text, "COMMIT"u8) || Ascii.EqualsIgnoreCase(text, "END"u8));
+    }
+
+    /// <summary>
+    /// Runs the <see cref="SchemaChangeCheck"/> inside the transaction before its COMMIT is forwarded; a table that
+    /// changed shape makes the COMMIT fail with OC001.
+    /// </summary>
+    private async Task CheckSchemaAsync(PgMessageWriter writer, CancellationToken cancellationToken)
+    {
+        var probe = new SchemaProbe();
+        _groups.Enqueue(new RequestGroup(GroupKind.SchemaCheck, _services.Clock.GetUtcNow().UtcTicks, Probe: probe));
+        writer.BeginMessage(PgConstants.Query);
+        writer.WriteCString(SchemaChangeCheck.Sql);
+        writer.EndMessage();
+        await FlushToBackendAsync().ConfigureAwait(false);
+        await probe.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _holdingBackendLock = true;
+        if (probe.Changed) _schemaChanged = true;
+    }
+
+    /// <summary>Closes the request group; returns its conflict guard when the backend pump may have to answer for it.</summary>
+    private ConflictGuard? EndGroup()
     {
         _groupOpen = false;
-        _groups.Enqueue(new RequestGroup(false, _services.Clock.GetUtcNow().UtcTicks));
+        var group = _group;
+        ConflictGuard? guard = null;
+        if (group.Guarded)
+        {
+            if (group.QueryReplay is { } replay) guard = new ConflictGuard(replay, null, null);
+            else if (group.Binds == 1 && group.Executes == 1 && !group.Flushed && group.BoundStatement?.Replay is { } bound
+                     && string.Equals(group.BindPortal, group.ExecutePortal, StringComparison.Ordinal))
+                guard = new ConflictGuard(bound, group.BoundStatement.ParameterTypes, group.BindParameters);
+        }
+        _groups.Enqueue(new RequestGroup(GroupKind.Client, _services.Clock.GetUtcNow().UtcTicks, guard, Ddl: group.Ddl));
         _rewriter.TransactionRules.EndRequestGroup();
+        return guard;
     }
 
     private void ForwardQuery(PgMessage message, PgMessageWriter writer)
     {
         var body = message.Body;
         string sql = Encoding.UTF8.GetString(body[..^1]);
-        string? rewritten = Rewrite(sql, extendedProtocol: false);
+        string? rewritten = Rewrite(sql, extendedProtocol: false, out var dml);
+        if (dml?.Replay is { } replay && _rewriter.TransactionRules.InExplicitTransaction)
+        {
+            InjectSavepoint(writer);
+            _group.QueryReplay = replay;
+        }
         if (rewritten is null)
         {
             writer.WriteRaw(message.Raw.Span);
@@ -217,12 +374,18 @@ internal sealed class ClientSession
         int queryEnd = nameEnd < 0 ? -1 : body[(nameEnd + 1)..].IndexOf((byte)0);
         if (queryEnd < 0)
         {
+            _group.First = false;
             writer.WriteRaw(message.Raw.Span); // malformed: the backend answers it
             return;
         }
         var queryBytes = body.Slice(nameEnd + 1, queryEnd);
         string sql = Encoding.UTF8.GetString(queryBytes);
-        string? rewritten = Rewrite(sql, extendedProtocol: true);
+        string? rewritten = Rewrite(sql, extendedProtocol: true, out var dml);
+        var parameterTypes = body[(nameEnd + 1 + queryEnd + 1)..];
+        if (dml is not null) dml.ParameterTypes = parameterTypes.ToArray();
+        RememberStatement(body[..nameEnd], dml);
+        if (_group.First && dml?.Replay is not null && _rewriter.TransactionRules.InExplicitTransaction) InjectSavepoint(writer);
+        _group.First = false;
         if (rewritten is null)
         {
             writer.WriteRaw(message.Raw.Span);
@@ -231,16 +394,117 @@ internal sealed class ClientSession
         writer.BeginMessage(PgConstants.Parse);
         writer.WriteRaw(body[..(nameEnd + 1)]);
         writer.WriteCString(rewritten);
-        writer.WriteRaw(body[(nameEnd + 1 + queryEnd + 1)..]);
+        writer.WriteRaw(parameterTypes);
         writer.EndMessage();
     }
 
-    private string? Rewrite(string sql, bool extendedProtocol)
+    private void ForwardBind(PgMessage message, PgMessageWriter writer)
     {
-        var result = _rewriter.Rewrite(sql, extendedProtocol);
+        var body = message.Body;
+        int portalEnd = body.IndexOf((byte)0);
+        int statementEnd = portalEnd < 0 ? -1 : body[(portalEnd + 1)..].IndexOf((byte)0);
+        if (statementEnd >= 0 && (_group.First || _group.Guarded) && _rewriter.TransactionRules.InExplicitTransaction)
+        {
+            var statementName = body.Slice(portalEnd + 1, statementEnd);
+            // A savepoint sent as a simple Query would drop the unnamed statement this Bind is about to use.
+            var statement = statementName.IsEmpty ? (_group.First ? null : _unnamedStatement) : FindStatement(statementName);
+            if (_group.First && statement?.Replay is not null) InjectSavepoint(writer);
+            if (_group.Guarded)
+            {
+                _group.Binds++;
+                _group.BindPortal = Encoding.UTF8.GetString(body[..portalEnd]);
+                _group.BoundStatement = statement;
+                _group.BindParameters = BindParameterSection(body[(portalEnd + 1 + statementEnd + 1)..]);
+            }
+        }
+        _group.First = false;
+        writer.WriteRaw(message.Raw.Span);
+    }
+
+    private void NoteExecute(PgMessage message)
+    {
+        var body = message.Body;
+        int portalEnd = body.IndexOf((byte)0);
+        _group.Executes++;
+        _group.ExecutePortal = portalEnd < 0 ? null : Encoding.UTF8.GetString(body[..portalEnd]);
+    }
+
+    /// <summary>The parameter formats and values of a Bind (what follows the statement name, up to the result formats).</summary>
+    private static byte[]? BindParameterSection(ReadOnlySpan<byte> rest)
+    {
+        try
+        {
+            int at = 0;
+            int formats = BinaryPrimitives.ReadInt16BigEndian(rest);
+            at += 2 + 2 * formats;
+            int values = BinaryPrimitives.ReadInt16BigEndian(rest[at..]);
+            at += 2;
+            for (int i = 0; i < values; i++)
+            {
+                int length = BinaryPrimitives.ReadInt32BigEndian(rest[at..]);
+                at += 4 + Math.Max(0, length);
+            }
+            return rest[..at].ToArray();
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null; // malformed: the backend refuses the Bind itself
+        }
+    }
+
+    private void RememberStatement(ReadOnlySpan<byte> name, PreparedDml? dml)
+    {
+        if (name.IsEmpty)
+        {
+            _unnamedStatement = dml;
+            return;
+        }
+        if (dml is null && _namedStatements is null) return;
+        _namedStatements ??= new Dictionary<string, PreparedDml>(StringComparer.Ordinal);
+        string key = Encoding.UTF8.GetString(name);
+        if (dml is null) _namedStatements.Remove(key);
+        else _namedStatements[key] = dml;
+    }
+
+    private PreparedDml? FindStatement(ReadOnlySpan<byte> name) =>
+        _namedStatements is not null && _namedStatements.TryGetValue(Encoding.UTF8.GetString(name), out var dml) ? dml : null;
+
+    /// <summary>Takes the savepoint a conflicting statement is rolled back to; its answers are filtered out.</summary>
+    private void InjectSavepoint(PgMessageWriter writer)
+    {
+        _groups.Enqueue(new RequestGroup(GroupKind.Injected, _services.Clock.GetUtcNow().UtcTicks));
+        writer.BeginMessage(PgConstants.Query);
+        writer.WriteCString("SAVEPOINT " + ConflictSavepoint);
+        writer.EndMessage();
+        _group.Guarded = true;
+    }
+
+    private string? Rewrite(string sql, bool extendedProtocol, out PreparedDml? dml)
+    {
+        bool schemaChanged = _schemaChanged;
+        var result = _rewriter.Rewrite(sql, extendedProtocol, commitAsRollback: _doomed || schemaChanged);
+        dml = null;
         if (result.Refused is { } refused) Log.StatementRefused(_logger, Id, refused.SqlState, refused.Message);
+        else dml = SingleDml(sql);
         if (result.Commits) _age.OnCommitSent();
+        if (result.CommitTurnedIntoRollback) _commitFailure = schemaChanged ? DsqlMessages.SchemaChangedOc001 : DsqlMessages.ConflictOc000;
         return result.Text;
+    }
+
+    /// <summary>When the text is exactly one DML statement: how to answer it if it loses a conflict.</summary>
+    private PreparedDml? SingleDml(string sql)
+    {
+        StatementInfo? single = null;
+        int nonEmpty = 0;
+        foreach (var statement in _rewriter.Statements)
+        {
+            if (statement.Kind == StatementKind.Empty) continue;
+            nonEmpty++;
+            if (statement.Kind == StatementKind.Ddl) _group.Ddl = true;
+            else if (statement.Kind == StatementKind.Dml) single = statement;
+        }
+        if (nonEmpty != 1 || single is null) return null;
+        return new PreparedDml(ConflictReplay.TryPlan(single.GetText(sql)));
     }
 
     private async Task PumpBackendAsync(CancellationToken cancellationToken)
@@ -252,11 +516,52 @@ internal sealed class ClientSession
         {
             var message = await reader.ReadAsync(flush, cancellationToken).ConfigureAwait(false);
             if (message.IsEnd) return;
-            bool injected = _groups.TryPeek(out var group) && group.Injected;
+            bool hasGroup = _groups.TryPeek(out var group);
+            if (hasGroup && group.Kind == GroupKind.SchemaCheck)
+            {
+                if (message.Type == PgConstants.DataRow) group.Probe!.Changed = true;
+                else if (message.Type == PgConstants.ReadyForQuery)
+                {
+                    _groups.TryDequeue(out _);
+                    OnReadyForQuery(message.Body[0], group);
+                    group.Probe!.Completion.TrySetResult();
+                }
+                continue;
+            }
+            if (hasGroup && group.Guard is { } guard)
+            {
+                if (group.Kind == GroupKind.Recovery)
+                {
+                    await OnRecoveryAnswerAsync(message, guard, group, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                if (guard.Withheld is not null)
+                {
+                    // The statement lost a conflict: its answers wait until it has been rolled back and answered for.
+                    if (message.Type == PgConstants.ReadyForQuery)
+                    {
+                        _groups.TryDequeue(out _);
+                        OnReadyForQuery(message.Body[0], group);
+                        await StartRecoveryAsync(guard, cancellationToken).ConfigureAwait(false);
+                    }
+                    continue;
+                }
+                if (message.Type == PgConstants.ErrorResponse)
+                {
+                    var fields = PgErrorFields.Parse(message.Body);
+                    if (ErrorTranslator.IsConflict(fields))
+                    {
+                        guard.Withheld = fields;
+                        continue;
+                    }
+                }
+            }
+            bool injected = hasGroup && group.Kind != GroupKind.Client;
             if (message.Type == PgConstants.ReadyForQuery)
             {
                 _groups.TryDequeue(out _);
                 OnReadyForQuery(message.Body[0], group);
+                if (group.Ddl) _services.Schema.OnDdlCompleted();
                 if (injected) continue;
             }
             else if (injected)
@@ -274,8 +579,111 @@ internal sealed class ClientSession
                 // COMMIT of a transaction the age limit ended: say so instead of a silent ROLLBACK.
                 PgErrorFields.Create("ERROR", PgConstants.ProgramLimitExceeded, DsqlMessages.TransactionAge(_age.MaxTransactionAge)).WriteTo(writer, PgConstants.ErrorResponse);
             }
+            else if (message.Type == PgConstants.CommandComplete && _commitFailure is { } failure && message.Body.StartsWith("ROLLBACK"u8))
+            {
+                // COMMIT of a transaction that lost a write-write conflict or whose tables changed shape: DSQL's answer, at COMMIT.
+                _commitFailure = null;
+                if (ReferenceEquals(failure, DsqlMessages.SchemaChangedOc001)) _services.Conflicts.CountSchemaChanged();
+                else _services.Conflicts.CountAtCommit();
+                PgErrorFields.Create("ERROR", PgConstants.SerializationFailure, failure).WriteTo(writer, PgConstants.ErrorResponse);
+            }
             else writer.WriteRaw(message.Raw.Span);
+            if (message.Type == PgConstants.ReadyForQuery) group.Guard?.Completion.TrySetResult();
         }
+    }
+
+    /// <summary>Rolls a statement that lost a conflict back to its savepoint and counts what it would have touched.</summary>
+    private async Task StartRecoveryAsync(ConflictGuard guard, CancellationToken cancellationToken)
+    {
+        var writer = _backend!.Writer;
+        await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _groups.Enqueue(new RequestGroup(GroupKind.Recovery, _services.Clock.GetUtcNow().UtcTicks, guard));
+            WriteUnnamedStatement(writer, "ROLLBACK TO SAVEPOINT " + ConflictSavepoint, null, null);
+            if (guard.Replay.CountSql is { } countSql) WriteUnnamedStatement(writer, countSql, guard.ParameterTypes, guard.BindParameters);
+            writer.BeginMessage(PgConstants.Sync);
+            writer.EndMessage();
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            writer.Lock.Release();
+        }
+    }
+
+    private static void WriteUnnamedStatement(PgMessageWriter writer, string sql, byte[]? parameterTypes, byte[]? bindParameters)
+    {
+        writer.BeginMessage(PgConstants.Parse);
+        writer.WriteCString(string.Empty);
+        writer.WriteCString(sql);
+        if (parameterTypes is null) writer.WriteInt16(0);
+        else writer.WriteRaw(parameterTypes);
+        writer.EndMessage();
+        writer.BeginMessage(PgConstants.Bind);
+        writer.WriteCString(string.Empty);
+        writer.WriteCString(string.Empty);
+        if (bindParameters is null)
+        {
+            writer.WriteInt16(0);
+            writer.WriteInt16(0);
+        }
+        else writer.WriteRaw(bindParameters);
+        writer.WriteInt16(0); // results in text
+        writer.EndMessage();
+        writer.BeginMessage(PgConstants.Execute);
+        writer.WriteCString(string.Empty);
+        writer.WriteInt32(0);
+        writer.EndMessage();
+    }
+
+    private async Task OnRecoveryAnswerAsync(PgMessage message, ConflictGuard guard, RequestGroup group, CancellationToken cancellationToken)
+    {
+        switch (message.Type)
+        {
+            case PgConstants.DataRow:
+            {
+                var body = message.Body;
+                int length = BinaryPrimitives.ReadInt32BigEndian(body[2..]);
+                if (length > 0 && long.TryParse(Encoding.ASCII.GetString(body.Slice(6, length)), NumberStyles.None, CultureInfo.InvariantCulture, out long rows))
+                    guard.Rows = rows;
+                return;
+            }
+            case PgConstants.ErrorResponse:
+                guard.RecoveryFailed = true;
+                return;
+            case PgConstants.ReadyForQuery:
+                break;
+            default:
+                return;
+        }
+        _groups.TryDequeue(out _);
+        OnReadyForQuery(message.Body[0], group);
+        var writer = _clientWriter!;
+        if (!_holdingClientLock)
+        {
+            await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            _holdingClientLock = true;
+        }
+        long? answer = guard.Replay.Kind == ReplayKind.Insert ? guard.Replay.InsertedRows : guard.Rows;
+        if (!guard.RecoveryFailed && answer is { } touched)
+        {
+            // Answer as DSQL would have, and fail the transaction at its COMMIT.
+            _doomed = true;
+            writer.BeginMessage(PgConstants.CommandComplete);
+            writer.WriteCString(guard.Replay.CommandTag(touched));
+            writer.EndMessage();
+        }
+        else
+        {
+            // The answer cannot be reproduced: report the conflict at the statement, as before.
+            _services.Conflicts.CountAtStatement();
+            var fields = guard.Withheld!;
+            ErrorTranslator.Translate(fields, null);
+            fields.WriteTo(writer, PgConstants.ErrorResponse);
+        }
+        writer.WriteRaw(message.Raw.Span);
+        guard.Completion.TrySetResult();
     }
 
     private async ValueTask FlushToClientAsync()
@@ -297,17 +705,25 @@ internal sealed class ClientSession
         byte previous = _status;
         if (previous == StatusIdle && status != StatusIdle) Interlocked.Exchange(ref _transactionStartTicks, group.StartTicks);
         _status = status;
-        if (status == StatusIdle) _age.OnIdle();
+        if (status == StatusIdle)
+        {
+            _age.OnIdle();
+            _doomed = false;
+        }
     }
 
     private void WriteError(PgMessage message, PgMessageWriter writer)
     {
         var fields = PgErrorFields.Parse(message.Body);
+        if (ErrorTranslator.IsConflict(fields))
+        {
+            if (_status == StatusIdle) _services.Conflicts.CountAutocommit();
+            else _services.Conflicts.CountAtStatement();
+        }
         TimeSpan? ageLimit = _age.TakeAgeError(fields.SqlState) ? _age.MaxTransactionAge : null;
         if (ErrorTranslator.Translate(fields, ageLimit)) fields.WriteTo(writer, PgConstants.ErrorResponse);
         else writer.WriteRaw(message.Raw.Span);
     }
-
     // ---------------------------------------------------------------- supervision
 
     /// <summary>Called by the emulator's supervisor: applies the connection and transaction age limits.</summary>
@@ -344,7 +760,7 @@ internal sealed class ClientSession
             if (!_groups.IsEmpty || _status != StatusInTransaction) return;
             if (!_age.TryMarkAborted()) return;
             Log.TransactionAgeExceeded(_logger, Id, _age.MaxTransactionAge.TotalSeconds, "aborting the idle transaction");
-            _groups.Enqueue(new RequestGroup(true, _services.Clock.GetUtcNow().UtcTicks));
+            _groups.Enqueue(new RequestGroup(GroupKind.Injected, _services.Clock.GetUtcNow().UtcTicks));
             writer.BeginMessage(PgConstants.Query);
             writer.WriteCString(StatementRewriter.RaiseStatement(new(PgConstants.ProgramLimitExceeded, DsqlMessages.TransactionAge(_age.MaxTransactionAge))));
             writer.EndMessage();

@@ -32,4 +32,5 @@ internal sealed record SessionServices(
     DsqlTokenValidator TokenValidator,
     BackendTarget Backend,
     ISessionRegistry Registry,
-    ConflictStatistics Conflicts);
+    ConflictStatistics Conflicts,
+    SchemaChangeCheck Schema);

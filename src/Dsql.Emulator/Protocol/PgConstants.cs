@@ -24,6 +24,7 @@ internal static class PgConstants
     public const byte FunctionCall = (byte)'F';
     public const byte Terminate = (byte)'X';
     public const byte Password = (byte)'p';
+    public const byte Flush = (byte)'H';
 
     // Backend messages.
     public const byte Authentication = (byte)'R';
@@ -33,6 +34,7 @@ internal static class PgConstants
     public const byte ErrorResponse = (byte)'E';
     public const byte NoticeResponse = (byte)'N';
     public const byte CommandComplete = (byte)'C';
+    public const byte DataRow = (byte)'D';
     public const byte NegotiateProtocolVersion = (byte)'v';
 
     // SQLSTATEs the emulator answers with.

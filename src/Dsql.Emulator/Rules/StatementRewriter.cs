@@ -9,7 +9,8 @@ namespace Dsql.Emulator.Rules;
 /// <param name="Text">The text to send instead, or null when the query goes through unchanged.</param>
 /// <param name="Refused">The refusal applied, if a statement was refused.</param>
 /// <param name="Commits">True when the text (up to a refusal) contains COMMIT.</param>
-internal readonly record struct RewriteResult(string? Text, DsqlRejection? Refused, bool Commits);
+/// <param name="CommitTurnedIntoRollback">True when a COMMIT was replaced by ROLLBACK (the transaction lost a conflict).</param>
+internal readonly record struct RewriteResult(string? Text, DsqlRejection? Refused, bool Commits, bool CommitTurnedIntoRollback = false);
 
 /// <summary>
 /// Applies the analyzer's verdicts (<see cref="SqlAnalyzer.Analyze"/>) and DSQL's transaction rules to a query text
@@ -34,14 +35,15 @@ internal sealed class StatementRewriter
 
     /// <summary>
     /// Rewrites <paramref name="sql"/>. <paramref name="extendedProtocol"/>: the text comes from a Parse message, so a
-    /// refusal keeps the statement's parameters (the client's Bind must still match).
+    /// refusal keeps the statement's parameters (the client's Bind must still match). <paramref name="commitAsRollback"/>:
+    /// the transaction lost a write-write conflict, so its COMMIT becomes ROLLBACK (the caller reports DSQL's 40001).
     /// </summary>
-    public RewriteResult Rewrite(string sql, bool extendedProtocol)
+    public RewriteResult Rewrite(string sql, bool extendedProtocol, bool commitAsRollback = false)
     {
         SqlAnalyzer.Analyze(sql, _statements);
         StringBuilder? builder = null;
         int copied = 0;
-        bool commits = false;
+        bool commits = false, turned = false;
         foreach (var statement in _statements)
         {
             if (statement.Kind == StatementKind.Empty) continue;
@@ -51,9 +53,19 @@ internal sealed class StatementRewriter
                 builder ??= new StringBuilder(sql.Length + 96);
                 builder.Append(sql, copied, statement.Start - copied);
                 AppendRaise(builder, refused, extendedProtocol ? SqlAnalyzer.MaxParameterIndex(sql) : 0);
-                return new RewriteResult(builder.ToString(), refused, commits);
+                return new RewriteResult(builder.ToString(), refused, commits, turned);
             }
-            if (statement.Kind == StatementKind.Commit) commits = true;
+            if (statement.Kind == StatementKind.Commit)
+            {
+                commits = true;
+                if (commitAsRollback)
+                {
+                    builder ??= new StringBuilder(sql.Length + 8);
+                    builder.Append(sql, copied, statement.Start - copied).Append("ROLLBACK");
+                    copied = statement.Start + statement.Length;
+                    turned = true;
+                }
+            }
             if (statement.AsyncKeywordStart >= 0)
             {
                 // PostgreSQL builds the index synchronously; DSQL's ASYNC keyword is dropped.
@@ -73,7 +85,7 @@ internal sealed class StatementRewriter
         }
         if (builder is null) return new RewriteResult(null, null, commits);
         builder.Append(sql, copied, sql.Length - copied);
-        return new RewriteResult(builder.ToString(), null, commits);
+        return new RewriteResult(builder.ToString(), null, commits, turned);
     }
 
     /// <summary>A statement that makes the backend raise <paramref name="rejection"/>.</summary>
