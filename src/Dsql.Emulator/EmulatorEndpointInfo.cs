@@ -77,7 +77,7 @@ public sealed class EmulatorEndpointInfo
 
     /// <summary>Quotes a connection-string value when it holds a separator, a quote or surrounding spaces (a doubled quote stands for itself).</summary>
     private static string ConnectionStringValue(string value) =>
-        value.Length > 0 && value.IndexOfAny([';', '\'', '"', '=']) < 0 && value.Trim().Length == value.Length
+        value.Length > 0 && value.IndexOfAny([';', '\'', '"']) < 0 && value.Trim().Length == value.Length
             ? value
             : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 

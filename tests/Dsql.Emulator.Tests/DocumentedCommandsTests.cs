@@ -17,8 +17,7 @@ namespace Dsql.Emulator.Tests;
 /// </summary>
 /// <remarks>
 /// Run from the repository as a user would (on CI that is a fresh clone after <c>./build.sh test</c> built the
-/// solution, so packing reuses the Release build). <c>dotnet run</c> builds the Debug configuration (about
-/// 20 s on two cores). The class sits in a collection of its own that runs after the parallel tests and alone.
+/// solution in Release, so <c>dotnet run -c Release</c> and packing reuse that build). The class sits in a collection of its own that runs after the parallel tests and alone.
 /// Global tools go to a temporary <c>DOTNET_CLI_HOME</c>, so the user's own tools are left alone.
 /// </remarks>
 [Collection(DocumentedCommandsCollection.Name)]
@@ -31,8 +30,8 @@ public sealed class DocumentedCommandsTests(ITestOutputHelper log)
     public void The_documentation_names_the_tool_and_no_stale_emulator_command()
     {
         var commands = DocumentedCommands();
-        Assert.Contains("dotnet run --project src/Dsql.Emulator.Tool -- --help", commands);
-        Assert.Contains("dotnet run --project src/Dsql.Emulator.Tool", commands);
+        Assert.Contains("dotnet run --project src/Dsql.Emulator.Tool -c Release -- --help", commands);
+        Assert.Contains("dotnet run --project src/Dsql.Emulator.Tool -c Release", commands);
         Assert.Contains("dotnet tool install --global --add-source artifacts/packages Dsql.Emulator.Tool", commands);
         Assert.Contains("dsql-emulator --help", commands);
         foreach (string file in DocumentFiles().Append(Path.Combine(RepositoryRoot, "samples", "AspNetCore", "README.md")))
