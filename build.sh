@@ -2,7 +2,7 @@
 # Build, test, demo and benchmark entry point for Dsql.Connector.
 #
 #   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj
-#   ./build.sh demo [args]   build and run the quickstart (or the emulator's demo)
+#   ./build.sh demo [args]   build and run the quickstart (or, without it, the dsql-emulator tool)
 #   ./build.sh bench [args]  build and run the performance lab (tests/Dsql.Connector.Benchmarks):
 #                            every scenario side by side, results in docs/performance/<mode>.md/.json
 #   ./build.sh prereqs       only check/install the prerequisites
@@ -48,7 +48,7 @@ Commands:
   test           build the solution (Release) and run every test project under tests/;
                  TRX results go to artifacts/test-results; last line is
                  "N passed, N failed[, N skipped]"
-  demo [args]    build and run samples/Quickstart, or the emulator's "demo" command
+  demo [args]    build and run samples/Quickstart (without it, the dsql-emulator tool)
   bench [args]   build and run the performance lab (tests/Dsql.Connector.Benchmarks): token,
                  rent, connect, transaction (BenchmarkDotNet), emulator, storm, contention and
                  soak; results in docs/performance/full.md and .json (about 25 minutes)
@@ -398,7 +398,8 @@ cmd_demo() {
   if [[ -d samples/Quickstart ]]; then
     exec dotnet run --project samples/Quickstart -c "$CONFIGURATION" --no-build -- "$@"
   fi
-  exec dotnet run --project src/Dsql.Emulator -c "$CONFIGURATION" --no-build -f net10.0 -- demo "$@"
+  # Without the sample, run the emulator itself (the dsql-emulator tool): it prints connection strings.
+  exec dotnet run --project src/Dsql.Emulator.Tool -c "$CONFIGURATION" --no-build -- "$@"
 }
 
 cmd_bench() {

@@ -38,6 +38,38 @@ public sealed class DataSourceTests(BackendFixture backend)
     }
 
     [Fact]
+    public async Task The_emulators_connector_connection_string_connects_with_the_example_key()
+    {
+        await using var harness = await ConnectorHarness.StartAsync(backend, region: "eu-west-1");
+        string connectionString = harness.Endpoint.ConnectorConnectionString();
+        await using var dataSource = new DsqlDataSourceBuilder(connectionString)
+            .UseCredentials(new BasicAWSCredentials(Dsql.Emulator.DsqlEmulatorOptions.ExampleAccessKeyId, Dsql.Emulator.DsqlEmulatorOptions.ExampleSecretAccessKey))
+            .UseTimeProvider(harness.Emulator.Clock)
+            .Build();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        Assert.Equal("admin", await ScalarAsync<string>(connection, "SELECT current_user"));
+        Assert.Equal(harness.Endpoint.Host, dataSource.Endpoint);
+        Assert.Equal("eu-west-1", dataSource.Region);
+        Assert.DoesNotContain("Password", connectionString, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task The_emulators_connector_connection_string_names_a_role_when_asked()
+    {
+        await using var harness = await ConnectorHarness.StartAsync(backend);
+        string role = EmulatorConnections.UniqueName("app");
+        await using (var admin = harness.Build())
+        await using (var connection = await admin.OpenConnectionAsync())
+            await new NpgsqlCommand($"CREATE ROLE {role} WITH LOGIN", connection).ExecuteNonQueryAsync();
+        await using var dataSource = new DsqlDataSourceBuilder(harness.Endpoint.ConnectorConnectionString(role))
+            .UseCredentials(new BasicAWSCredentials(TestTokens.AccessKeyId, TestTokens.Secret))
+            .UseTimeProvider(harness.Emulator.Clock)
+            .Build();
+        await using var app = await dataSource.OpenConnectionAsync();
+        Assert.Equal(role, await ScalarAsync<string>(app, "SELECT current_user"));
+    }
+
+    [Fact]
     public async Task Works_as_a_plain_DbDataSource()
     {
         await using var harness = await ConnectorHarness.StartAsync(backend);

@@ -53,7 +53,7 @@ internal sealed class LabEndpoint : IAsyncDisposable
     /// <summary>Starts the emulator host with its own throwaway PostgreSQL and the given extra arguments (DSQL's limits by default).</summary>
     public static async Task<LabEndpoint> StartAsync(params string[] arguments)
     {
-        string emulator = Path.Combine(AppContext.BaseDirectory, "Dsql.Emulator.dll");
+        string emulator = Path.Combine(AppContext.BaseDirectory, "Dsql.Emulator.Tool.dll");
         if (!File.Exists(emulator)) throw new FileNotFoundException($"The emulator host was not found next to the lab at '{emulator}'; build tests/Dsql.Connector.Benchmarks.", emulator);
         string directory = Directory.CreateTempSubdirectory("dsql-lab-").FullName;
         string host = $"{UniqueClusterId()}.dsql.us-east-1.on.aws";

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Dsql.Emulator.Cli;
+namespace Dsql.Emulator.Tool.Cli;
 
 /// <summary>A minimal console logger for the command-line host (the library itself logs through whatever factory it is given).</summary>
 internal sealed class ConsoleLog(LogLevel minimum) : ILoggerFactory, ILogger

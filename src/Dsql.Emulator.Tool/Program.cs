@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 using Dsql.Emulator.Backend;
-using Dsql.Emulator.Cli;
+using Dsql.Emulator.Tool.Cli;
 using Microsoft.Extensions.Logging;
 
-namespace Dsql.Emulator;
+namespace Dsql.Emulator.Tool;
 
 internal static class Program
 {
@@ -16,12 +16,14 @@ internal static class Program
         }
         catch (CommandLineException ex)
         {
-            Console.Error.WriteLine($"error: {ex.Message}");
+            foreach (string problem in ex.Problems) Console.Error.WriteLine($"error: {problem}");
+            Console.Error.WriteLine("Run with --help for the options.");
             return 2;
         }
-        if (commandLine.ShowHelp)
+        if (commandLine.ShowHelp || commandLine.ShowVersion) return commandLine.ParseResult.Invoke();
+        if (commandLine.Token is { } request)
         {
-            Console.WriteLine(CommandLine.Usage);
+            Console.WriteLine(TokenSigner.Sign(request, DateTimeOffset.UtcNow));
             return 0;
         }
 
@@ -47,11 +49,8 @@ internal static class Program
 
         await using (emulator)
         {
-            foreach (var endpoint in emulator.Endpoints)
-                Console.WriteLine($"endpoint {endpoint.Host} region={endpoint.Region} listening={endpoint.ListenAddress}:{endpoint.Port}");
-            Console.WriteLine($"ca {emulator.CaCertificatePath}");
-            var first = emulator.Endpoints[0];
-            Console.WriteLine($"ready {first.ListenAddress}:{first.Port}");
+            ReadyBanner.Write(Console.Out, emulator, commandLine.Options, ReadyBanner.SelfCommand());
+            Console.Out.Flush();
             try
             {
                 await Task.Delay(Timeout.Infinite, stop.Token);
