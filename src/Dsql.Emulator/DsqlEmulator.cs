@@ -103,6 +103,12 @@ public sealed class DsqlEmulator : IAsyncDisposable
     internal DsqlTokenValidator TokenValidator { get; }
     internal SslServerAuthenticationOptions TlsOptions { get; }
     internal BackendTarget Backend { get; private set; }
+
+    /// <summary>Runs CREATE INDEX ASYNC and ALTER TABLE ASYNC jobs; null until the backend is ready.</summary>
+    internal JobRunner? Jobs { get; private set; }
+
+    /// <summary>How often the job runner looks for jobs it was not told about (sessions tell it at once).</summary>
+    private static readonly TimeSpan JobPollInterval = TimeSpan.FromMilliseconds(250);
     internal string ServerCertificatePem => _certificates.ServerPem;
     internal string ServerKeyPem => _certificates.ServerKeyPem;
 
@@ -146,6 +152,8 @@ public sealed class DsqlEmulator : IAsyncDisposable
             }
             emulator.Backend = backendTarget;
             await BackendSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
+            await JobsSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
+            emulator.Jobs = await JobRunner.StartAsync(backendTarget, options.MinimumJobDuration, JobPollInterval, logger, cancellationToken).ConfigureAwait(false);
 
             foreach (var endpoint in endpoints)
             {
@@ -242,6 +250,7 @@ public sealed class DsqlEmulator : IAsyncDisposable
         foreach (var session in _sessions.Values) session.Close();
         // Give sessions a moment to unwind so their backend sessions end before the server stops.
         for (int i = 0; i < 50 && !_sessions.IsEmpty; i++) await Task.Delay(20).ConfigureAwait(false);
+        if (Jobs is not null) await Jobs.DisposeAsync().ConfigureAwait(false);
         if (_cluster is not null) await _cluster.DisposeAsync().ConfigureAwait(false);
         _certificates.Dispose();
         try { Directory.Delete(_workDirectory, recursive: true); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }

@@ -8,8 +8,6 @@ namespace Dsql.Emulator.Backend;
 /// <item>Statement-level AFTER triggers with transition tables on every user table (an event trigger adds them
 /// to new tables) that count rows and bytes written per transaction against DSQL's caps. The statement that
 /// crosses a cap fails with 54000 and none of its rows land, as on DSQL.</item>
-/// <item><c>sys.wait_for_job(job)</c>, which DSQL offers for <c>CREATE INDEX ASYNC</c>; the emulator builds
-/// indexes synchronously, so it returns at once.</item>
 /// </list>
 /// </summary>
 internal static class BackendSchema
@@ -80,9 +78,6 @@ internal static class BackendSchema
          WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'dsql_emulator')
            AND n.nspname NOT LIKE 'pg_toast%';
 
-        CREATE SCHEMA IF NOT EXISTS sys;
-        GRANT USAGE ON SCHEMA sys TO PUBLIC;
-        CREATE OR REPLACE FUNCTION sys.wait_for_job(job text) RETURNS boolean LANGUAGE sql AS $fn$ SELECT true $fn$;
         COMMIT;
         """;
 

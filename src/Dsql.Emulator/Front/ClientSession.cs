@@ -7,6 +7,7 @@ using System.Security.Authentication;
 using System.Text;
 using Dsql.Emulator.Backend;
 using Dsql.Emulator.Protocol;
+using Dsql.Emulator.Rules;
 using Dsql.Emulator.Sql;
 using Microsoft.Extensions.Logging;
 
@@ -36,6 +37,7 @@ internal sealed class ClientSession
     private readonly CancellationTokenSource _closing = new();
     private readonly ConcurrentQueue<RequestGroup> _groups = new();
     private readonly List<StatementInfo> _statements = new();
+    private readonly AsyncJobRules _asyncJobs;
 
     private Stream? _clientStream;
     private PgMessageReader? _clientReader;
@@ -70,6 +72,7 @@ internal sealed class ClientSession
         Id = id;
         _logger = emulator.Logger;
         ConnectedAt = emulator.Clock.GetUtcNow();
+        _asyncJobs = new AsyncJobRules(emulator.Jobs);
     }
 
     private enum AgeState { None = 0, CancelSent = 1, Aborted = 2 }
@@ -519,7 +522,7 @@ internal sealed class ClientSession
         foreach (var statement in _statements)
         {
             if (statement.Kind == StatementKind.Empty) continue;
-            var rejection = statement.Rejection ?? ApplyTransactionRules(statement.Kind);
+            var rejection = statement.Rejection ?? ApplyTransactionRules(statement.Kind) ?? _asyncJobs.Check(sql, statement, _explicitTransaction);
             if (rejection is { } refused)
             {
                 builder ??= new StringBuilder(sql.Length + 96);
@@ -529,12 +532,12 @@ internal sealed class ClientSession
                 return builder.ToString();
             }
             if (statement.Kind == StatementKind.Commit && _ageState != (int)AgeState.None) _ageCommitPending = true;
-            if (statement.AsyncKeywordStart >= 0)
+            if (_asyncJobs.Rewrite(sql, statement) is { } job)
             {
-                // PostgreSQL builds the index synchronously; DSQL's ASYNC keyword is dropped.
-                builder ??= new StringBuilder(sql.Length);
-                builder.Append(sql, copied, statement.AsyncKeywordStart - copied);
-                copied = statement.AsyncKeywordStart + "ASYNC".Length;
+                // CREATE INDEX ASYNC / ALTER TABLE ASYNC ... VALIDATE: submitted as a job that returns its job_id.
+                builder ??= new StringBuilder(sql.Length + 160);
+                builder.Append(sql, copied, statement.Start - copied).Append(job);
+                copied = statement.Start + statement.Length;
             }
         }
         if (builder is null) return null;
@@ -597,6 +600,7 @@ internal sealed class ClientSession
                 _groups.TryDequeue(out _);
                 OnReadyForQuery(message.Body[0], group);
                 if (injected) continue;
+                await _asyncJobs.BeforeReadyForQueryAsync(message.Body[0], flush, cancellationToken).ConfigureAwait(false);
             }
             else if (injected)
             {
@@ -607,7 +611,8 @@ internal sealed class ClientSession
                 await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
                 _holdingClientLock = true;
             }
-            if (message.Type == PgConstants.ErrorResponse) WriteError(message, writer);
+            if (_asyncJobs.TryRewrite(message, writer)) { }
+            else if (message.Type == PgConstants.ErrorResponse) WriteError(message, writer);
             else if (message.Type == PgConstants.CommandComplete && _ageCommitPending && message.Body.StartsWith("ROLLBACK"u8))
             {
                 // COMMIT of a transaction the age limit ended: say so instead of a silent ROLLBACK.
