@@ -101,11 +101,7 @@ public sealed partial class AsyncJobTests(BackendFixture backend) : IAsyncLifeti
     public async Task The_job_id_rides_on_the_create_index_result_with_dsqls_command_tag()
     {
         // As recorded on DSQL: BEGIN; CREATE INDEX ASYNC ...; COMMIT answers BEGIN, CREATE INDEX (column job_id), COMMIT.
-        var endpoint = _emulator.Endpoints[0];
-        await using var client = await RawPgClient.ConnectAsync(endpoint);
-        await client.StartDirectTlsAsync(endpoint);
-        await client.SendStartupAsync(("user", "admin"), ("database", "postgres"));
-        await client.AuthenticateAsync(TestTokens.For(_emulator, endpoint));
+        await using var client = await ConnectRawAsync();
         await client.SendQueryAsync($"BEGIN; CREATE INDEX ASYNC {_table}_raw ON {_table} (n); COMMIT");
         var tags = new List<string>();
         var columns = new List<string>();
@@ -281,6 +277,42 @@ public sealed partial class AsyncJobTests(BackendFixture backend) : IAsyncLifeti
         Assert.Equal("0A000", ex.SqlState);
         await tx.RollbackAsync();
         Assert.True(await WaitForJobAsync(id));
+    }
+
+    [Fact]
+    public async Task Wait_for_job_is_refused_with_other_statements_in_one_query()
+    {
+        // One simple query with several statements is one implicit transaction block.
+        string id = await SubmitAsync($"CREATE INDEX ASYNC {_table}_multi ON {_table} (n)");
+        await using var client = await ConnectRawAsync();
+        await client.SendQueryAsync($"SELECT 1; CALL sys.wait_for_job('{id}')");
+        RawPgMessage? message;
+        do message = await client.ReadMessageAsync();
+        while (message is not null && message.Type is not ('E' or 'Z'));
+        Assert.Equal('E', message?.Type);
+        Assert.Equal("0A000", message!.ErrorFields()['C']);
+        Assert.True(await WaitForJobAsync(id));
+    }
+
+    [Fact]
+    public async Task An_unnamed_index_gets_postgresql_s_name_in_sys_jobs()
+    {
+        string table = EmulatorConnections.UniqueName("unnamed");
+        await ExecuteAsync($"CREATE TABLE {table} (id int PRIMARY KEY, a int, b int)");
+        string id = await SubmitAsync($"CREATE INDEX ASYNC ON {table} (a, b)");
+        Assert.True(await WaitForJobAsync(id));
+        Assert.Equal($"public.{table}_a_b_idx", (await JobAsync(id)).ObjectName);
+        Assert.True(await IndexValidAsync($"{table}_a_b_idx"));
+    }
+
+    private async Task<RawPgClient> ConnectRawAsync()
+    {
+        var endpoint = _emulator.Endpoints[0];
+        var client = await RawPgClient.ConnectAsync(endpoint);
+        await client.StartDirectTlsAsync(endpoint);
+        await client.SendStartupAsync(("user", "admin"), ("database", "postgres"));
+        await client.AuthenticateAsync(TestTokens.For(_emulator, endpoint));
+        return client;
     }
 
     private static async Task<List<string>> ReadAllAsync(NpgsqlCommand command)

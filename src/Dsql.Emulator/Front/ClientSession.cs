@@ -522,7 +522,7 @@ internal sealed class ClientSession
         foreach (var statement in _statements)
         {
             if (statement.Kind == StatementKind.Empty) continue;
-            var rejection = statement.Rejection ?? ApplyTransactionRules(statement.Kind) ?? _asyncJobs.Check(sql, statement, _explicitTransaction);
+            var rejection = statement.Rejection ?? ApplyTransactionRules(statement.Kind) ?? _asyncJobs.Check(sql, statement, _statements, _explicitTransaction);
             if (rejection is { } refused)
             {
                 builder ??= new StringBuilder(sql.Length + 96);

@@ -33,14 +33,18 @@ internal sealed class AsyncJobRules(JobRunner? runner)
 
     // ---------------------------------------------------------------- client side
 
-    /// <summary>DSQL's refusal of <paramref name="statement"/> as far as jobs are concerned, or null. A <c>DROP INDEX</c> of an index being built cancels the build here.</summary>
-    public DsqlRejection? Check(string sql, StatementInfo statement, bool inTransactionBlock)
+    /// <summary>
+    /// DSQL's refusal of <paramref name="statement"/> as far as jobs are concerned, or null. A <c>DROP INDEX</c> of
+    /// an index being built cancels the build here. <paramref name="statements"/> are all the statements of the
+    /// query text: several make one implicit transaction block.
+    /// </summary>
+    public DsqlRejection? Check(string sql, StatementInfo statement, List<StatementInfo> statements, bool inTransactionBlock)
     {
         if (statement.Kind is not (StatementKind.Ddl or StatementKind.Other)) return null;
         var ddl = AsyncDdl.Parse(sql, statement);
         switch (ddl.Kind)
         {
-            case AsyncDdlKind.CallWaitForJob when inTransactionBlock:
+            case AsyncDdlKind.CallWaitForJob when inTransactionBlock || CountStatements(statements) > 1:
                 return new DsqlRejection(PgConstants.FeatureNotSupported, WaitForJobInTransaction);
             case AsyncDdlKind.AddConstraintUsingIndex when runner is not null:
                 foreach (var name in ddl.Names)
@@ -53,6 +57,14 @@ internal sealed class AsyncJobRules(JobRunner? runner)
             default:
                 return null;
         }
+    }
+
+    private static int CountStatements(List<StatementInfo> statements)
+    {
+        int count = 0;
+        foreach (var s in statements)
+            if (s.Kind != StatementKind.Empty) count++;
+        return count;
     }
 
     /// <summary>The text to send instead of <paramref name="statement"/>, or null to send it as it is.</summary>
