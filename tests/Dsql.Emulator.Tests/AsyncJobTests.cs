@@ -295,6 +295,37 @@ public sealed partial class AsyncJobTests(BackendFixture backend) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task A_job_runs_as_the_role_that_submitted_it()
+    {
+        string owner = EmulatorConnections.UniqueName("job_owner"), stranger = EmulatorConnections.UniqueName("job_stranger");
+        string table = EmulatorConnections.UniqueName("owned");
+        await using (var direct = backend.OpenDirect())
+        {
+            await new NpgsqlCommand($"CREATE ROLE {owner} LOGIN; CREATE ROLE {stranger} LOGIN", direct).ExecuteNonQueryAsync();
+            await new NpgsqlCommand($"CREATE TABLE {table} (id int PRIMARY KEY, a int); ALTER TABLE {table} OWNER TO {owner}", direct).ExecuteNonQueryAsync();
+        }
+        await using (var ownerWithoutCreate = await EmulatorConnections.OpenAsync(_emulator, owner))
+        {
+            // An index lives in its table's schema: creating one needs CREATE there, checked when the job is submitted.
+            var denied = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync($"CREATE INDEX ASYNC {table}_a ON {table} (a)", ownerWithoutCreate));
+            Assert.Equal("42501", denied.SqlState);
+            Assert.Equal("permission denied for schema public", denied.MessageText);
+        }
+        await using (var direct = backend.OpenDirect())
+            await new NpgsqlCommand($"GRANT CREATE ON SCHEMA public TO {owner}", direct).ExecuteNonQueryAsync();
+        await using var ownerConnection = await EmulatorConnections.OpenAsync(_emulator, owner);
+        string id = await SubmitAsync($"CREATE INDEX ASYNC {table}_a ON {table} (a)", ownerConnection);
+        bool ok = await WaitForJobAsync(id, ownerConnection);
+        Assert.True(ok, (await JobAsync(id)).ToString());
+        Assert.True(await IndexValidAsync($"{table}_a"));
+
+        await using var strangerConnection = await EmulatorConnections.OpenAsync(_emulator, stranger);
+        var ex = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync($"CREATE INDEX ASYNC {table}_b ON {table} (a)", strangerConnection));
+        Assert.Equal("42501", ex.SqlState);
+        Assert.Equal($"must be owner of table {table}", ex.MessageText);
+    }
+
+    [Fact]
     public async Task An_unnamed_index_gets_postgresql_s_name_in_sys_jobs()
     {
         string table = EmulatorConnections.UniqueName("unnamed");

@@ -81,13 +81,16 @@ internal static class JobsSchema
           qualified text;
           object_oid oid;
         BEGIN
-          SELECT c.relname, c.relowner, n.nspname INTO rel
+          SELECT c.relname, c.relowner, c.relnamespace, n.nspname INTO rel
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target;
           IF NOT pg_has_role(session_user, rel.relowner, 'USAGE') THEN
             RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = format('must be owner of table %s', rel.relname);
           END IF;
           IF job_type = 'INDEX_BUILD' THEN
             tag := 'CREATE INDEX';
+            IF NOT has_schema_privilege(session_user, rel.relnamespace, 'CREATE') THEN
+              RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = format('permission denied for schema %s', rel.nspname);
+            END IF;
             IF object_named IS NOT NULL THEN
               qualified := rel.nspname || '.' || object_named;
               IF statement !~* '^\s*create\s+(unique\s+)?index\s+concurrently\s+if\s+not\s+exists\s'
