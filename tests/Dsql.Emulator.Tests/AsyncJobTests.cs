@@ -197,6 +197,19 @@ public sealed partial class AsyncJobTests(BackendFixture backend) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task Dropping_the_table_cancels_its_unfinished_builds()
+    {
+        await using var emulator = await backend.StartEmulatorAsync(o => o.MinimumJobDuration = LongJob);
+        await using var connection = await EmulatorConnections.OpenAsync(emulator);
+        string table = EmulatorConnections.UniqueName("dropped");
+        await ExecuteAsync($"CREATE TABLE {table} (id int PRIMARY KEY, a int)", connection);
+        string id = await SubmitAsync($"CREATE INDEX ASYNC {table}_a ON {table} (a)", connection);
+        await ExecuteAsync($"DROP TABLE {table}", connection);
+        Assert.False(await WaitForJobAsync(id, connection));
+        Assert.Equal("cancelled", (await JobAsync(id)).Status);
+    }
+
+    [Fact]
     public async Task A_unique_constraint_over_an_index_still_building_fails_with_55000()
     {
         await using var emulator = await backend.StartEmulatorAsync(o => o.MinimumJobDuration = TimeSpan.FromSeconds(2));

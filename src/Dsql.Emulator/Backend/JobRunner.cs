@@ -145,6 +145,19 @@ internal sealed class JobRunner : IAsyncDisposable
         return count;
     }
 
+    /// <summary>Cancels this runner's unfinished jobs on the table <paramref name="name"/> (a DROP TABLE is coming); returns how many.</summary>
+    public int CancelJobsOnTable(string? schema, string name)
+    {
+        int count = 0;
+        foreach (var job in _running.Values)
+        {
+            if (job.Finished || !NameMatches(job.Row.TableSchema + "." + job.Row.TableName, schema, name)) continue;
+            count++;
+            _ = CancelAsync(job, shuttingDown: false);
+        }
+        return count;
+    }
+
     private static bool NameMatches(string? objectName, string? schema, string name)
     {
         if (objectName is null) return false;
@@ -188,8 +201,10 @@ internal sealed class JobRunner : IAsyncDisposable
     {
         var rows = await ControlAsync("""
             SELECT json_build_object('id', job_id, 'status', status, 'type', job_type, 'object', object_name,
-                   'statement', statement, 'role', submitted_by, 'path', search_path, 'table', table_id::regclass::text)::text
-              FROM dsql_emulator.jobs WHERE status IN ('submitted', 'processing') ORDER BY start_time, job_id
+                   'statement', statement, 'role', submitted_by, 'path', search_path, 'table', table_id::regclass::text,
+                   'tschema', n.nspname, 'tname', c.relname)::text
+              FROM dsql_emulator.jobs j LEFT JOIN pg_class c ON c.oid = j.table_id LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE status IN ('submitted', 'processing') ORDER BY start_time, job_id
             """, cancellationToken).ConfigureAwait(false);
         var unfinished = new JobSummary[rows.Count];
         var submitted = new List<JobRow>();
@@ -199,7 +214,8 @@ internal sealed class JobRunner : IAsyncDisposable
             var root = document.RootElement;
             var row = new JobRow(root.GetProperty("id").GetString()!, root.GetProperty("status").GetString()!, root.GetProperty("type").GetString()!,
                 root.GetProperty("object").GetString(), root.GetProperty("statement").GetString()!, root.GetProperty("role").GetString()!,
-                root.GetProperty("path").GetString() ?? "", root.GetProperty("table").GetString()!);
+                root.GetProperty("path").GetString() ?? "", root.GetProperty("table").GetString() ?? "",
+                root.GetProperty("tschema").GetString() ?? "", root.GetProperty("tname").GetString() ?? "");
             unfinished[i] = new JobSummary(row.JobId, row.Status, row.JobType, row.ObjectName);
             if (row.Status == JobsSchema.Submitted) submitted.Add(row);
         }
@@ -422,7 +438,7 @@ internal sealed class JobRunner : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private sealed record JobRow(string JobId, string Status, string JobType, string? ObjectName, string Statement, string Role, string SearchPath, string Table);
+    private sealed record JobRow(string JobId, string Status, string JobType, string? ObjectName, string Statement, string Role, string SearchPath, string Table, string TableSchema, string TableName);
 
     private sealed class RunningJob(JobRow row, CancellationToken stopping)
     {

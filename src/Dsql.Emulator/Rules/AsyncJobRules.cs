@@ -9,7 +9,7 @@ namespace Dsql.Emulator.Rules;
 /// One session's part in DSQL's asynchronous DDL jobs. On the way to the backend it turns
 /// <c>CREATE INDEX ASYNC</c> and <c>ALTER TABLE ASYNC ... VALIDATE CONSTRAINT</c> into a job submission that
 /// returns a <c>job_id</c>, refuses <c>CALL sys.wait_for_job</c> inside a transaction block, answers 55000 for a
-/// constraint over an index still being built, and has <c>DROP INDEX</c> cancel a build. On the way back it gives
+/// constraint over an index still being built, and has <c>DROP INDEX</c> (or <c>DROP TABLE</c>) cancel a build. On the way back it gives
 /// the submission DSQL's command tag and holds the end of the submitting transaction until the runner has the
 /// index in the catalog.
 /// </summary>
@@ -53,6 +53,9 @@ internal sealed class AsyncJobRules(JobRunner? runner)
                 return null;
             case AsyncDdlKind.DropIndex when runner is not null:
                 foreach (var name in ddl.Names) runner.CancelIndexBuilds(name.Schema, name.Name);
+                return null;
+            case AsyncDdlKind.DropTable when runner is not null:
+                foreach (var name in ddl.Names) runner.CancelJobsOnTable(name.Schema, name.Name);
                 return null;
             default:
                 return null;

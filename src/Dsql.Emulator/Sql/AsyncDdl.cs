@@ -17,6 +17,8 @@ internal enum AsyncDdlKind
     AddConstraintUsingIndex,
     /// <summary><c>DROP INDEX [CONCURRENTLY] [IF EXISTS] name [, ...]</c></summary>
     DropIndex,
+    /// <summary><c>DROP TABLE [IF EXISTS] name [, ...]</c></summary>
+    DropTable,
     /// <summary><c>CALL sys.wait_for_job(...)</c></summary>
     CallWaitForJob,
 }
@@ -46,7 +48,7 @@ internal readonly record struct AsyncDdl(AsyncDdlKind Kind, int AsyncStart, int 
         var s = new StatementView(text, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens));
         if (s.Kw(0, "CREATE")) return CreateIndex(s);
         if (s.Kw(0, "ALTER") && s.Kw(1, "TABLE")) return AlterTable(s);
-        if (s.Kw(0, "DROP") && s.Kw(1, "INDEX")) return DropIndex(s);
+        if (s.Kw(0, "DROP") && (s.Kw(1, "INDEX") || s.Kw(1, "TABLE"))) return Drop(s);
         if (s.Kw(0, "CALL") && IsName(s, 1, "sys") && s.Punct(2, '.') && IsName(s, 3, "wait_for_job")) return new(AsyncDdlKind.CallWaitForJob, -1, 0, null, []);
         return NoneValue;
     }
@@ -108,10 +110,11 @@ internal readonly record struct AsyncDdl(AsyncDdlKind Kind, int AsyncStart, int 
         return used.Count == 0 ? NoneValue : new(AsyncDdlKind.AddConstraintUsingIndex, -1, 0, RawText(s, i, tableEnd), [.. used]);
     }
 
-    private static AsyncDdl DropIndex(StatementView s)
+    private static AsyncDdl Drop(StatementView s)
     {
+        bool index = s.Kw(1, "INDEX");
         int i = 2;
-        if (s.Kw(i, "CONCURRENTLY")) i++;
+        if (index && s.Kw(i, "CONCURRENTLY")) i++;
         if (s.Kw(i, "IF") && s.Kw(i + 1, "EXISTS")) i += 2;
         var names = new List<ObjectName>();
         while (s.IsIdent(i))
@@ -129,7 +132,7 @@ internal readonly record struct AsyncDdl(AsyncDdlKind Kind, int AsyncStart, int 
             if (!s.Punct(i, ',')) break;
             i++;
         }
-        return names.Count == 0 ? NoneValue : new(AsyncDdlKind.DropIndex, -1, 0, null, [.. names]);
+        return names.Count == 0 ? NoneValue : new(index ? AsyncDdlKind.DropIndex : AsyncDdlKind.DropTable, -1, 0, null, [.. names]);
     }
 
     private static bool IsName(StatementView s, int i, string name) => s.IsIdent(i) && Fold(s, i) == name;
