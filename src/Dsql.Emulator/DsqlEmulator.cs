@@ -26,6 +26,9 @@ namespace Dsql.Emulator;
 /// </example>
 public sealed class DsqlEmulator : IAsyncDisposable
 {
+    /// <summary>How often the job runner looks for jobs it was not told about (sessions tell it at once).</summary>
+    private static readonly TimeSpan JobPollInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, ClientSession> _sessions = new();
     private readonly ConcurrentDictionary<long, ClientSession> _cancelKeys = new();
@@ -107,8 +110,6 @@ public sealed class DsqlEmulator : IAsyncDisposable
     /// <summary>Runs CREATE INDEX ASYNC and ALTER TABLE ASYNC jobs; null until the backend is ready.</summary>
     internal JobRunner? Jobs { get; private set; }
 
-    /// <summary>How often the job runner looks for jobs it was not told about (sessions tell it at once).</summary>
-    private static readonly TimeSpan JobPollInterval = TimeSpan.FromMilliseconds(250);
     internal string ServerCertificatePem => _certificates.ServerPem;
     internal string ServerKeyPem => _certificates.ServerKeyPem;
 

@@ -41,6 +41,7 @@ internal sealed class CommandLine
           --max-rows <n>               rows written per transaction (3000)
           --max-bytes <n>              bytes written per transaction (10485760)
           --lock-wait-timeout <ms>     wait for a locked row before failing with 40001 (200)
+          --min-job-duration <ms>      shortest CREATE INDEX ASYNC / VALIDATE job (500)
           --clock-skew <s>             how far a token's date may be ahead of the clock (300)
           --handshake-timeout <s>      seconds a client has from connecting to sending its token (10)
 
@@ -147,6 +148,9 @@ internal sealed class CommandLine
                     break;
                 case "--lock-wait-timeout":
                     result.Options.LockWaitTimeout = TimeSpan.FromMilliseconds(ParseInt(option, Value(), 0));
+                    break;
+                case "--min-job-duration":
+                    result.Options.MinimumJobDuration = TimeSpan.FromMilliseconds(ParseInt(option, Value(), 0));
                     break;
                 case "--clock-skew":
                     result.Options.AllowedClockSkew = TimeSpan.FromSeconds(ParseInt(option, Value(), 0));
