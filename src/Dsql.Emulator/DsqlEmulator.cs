@@ -27,6 +27,9 @@ namespace Dsql.Emulator;
 /// </example>
 public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
 {
+    /// <summary>How often the job runner looks for jobs it was not told about (sessions tell it at once).</summary>
+    private static readonly TimeSpan JobPollInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<long, ClientSession> _sessions = new();
     private readonly ConcurrentDictionary<long, ClientSession> _cancelKeys = new();
@@ -114,6 +117,9 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
     internal BackendTarget AdminBackend { get; private set; } = null!;
 
     private string? _sessionKey;
+    /// <summary>Runs CREATE INDEX ASYNC and ALTER TABLE ASYNC jobs; null until the backend is ready.</summary>
+    internal JobRunner? Jobs { get; private set; }
+
     internal string ServerCertificatePem => _certificates.ServerPem;
     internal string ServerKeyPem => _certificates.ServerKeyPem;
 
@@ -157,7 +163,9 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
             emulator.AdminBackend = backendTarget;
             emulator._sessionKey = await BackendSchema.InstallAsync(backendTarget, options.MaxRowsPerTransaction, options.MaxBytesPerTransaction, cancellationToken).ConfigureAwait(false);
             emulator.Backend = backendTarget.ForSessions([new(BackendSchema.SessionSetting, emulator._sessionKey)]);
-            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, emulator.Backend, emulator, emulator.ConflictStats, new SchemaChangeCheck());
+            await JobsSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
+            emulator.Jobs = await JobRunner.StartAsync(backendTarget, emulator.Backend, options.MinimumJobDuration, JobPollInterval, logger, cancellationToken).ConfigureAwait(false);
+            emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, emulator.Backend, emulator, emulator.ConflictStats, new SchemaChangeCheck(), emulator.Jobs);
 
             foreach (var endpoint in endpoints)
             {
@@ -275,6 +283,7 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
         foreach (var session in _sessions.Values) session.Close();
         // Give sessions a moment to unwind so their backend sessions end before the server stops.
         for (int i = 0; i < 50 && !_sessions.IsEmpty; i++) await Task.Delay(20).ConfigureAwait(false);
+        if (Jobs is not null) await Jobs.DisposeAsync().ConfigureAwait(false);
         if (_cluster is not null) await _cluster.DisposeAsync().ConfigureAwait(false);
         else if (_sessionKey is not null) await ForgetLimitsAsync().ConfigureAwait(false);
         _certificates.Dispose();

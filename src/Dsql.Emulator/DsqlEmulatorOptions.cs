@@ -72,6 +72,15 @@ public sealed class DsqlEmulatorOptions
     /// </summary>
     public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// The shortest time an asynchronous DDL job (<c>CREATE INDEX ASYNC</c>, <c>ALTER TABLE ASYNC ... VALIDATE
+    /// CONSTRAINT</c>) takes: until then the index or constraint is not valid and <c>sys.jobs</c> shows the job as
+    /// processing. DSQL's builds take seconds even on empty tables, so code that uses an index before
+    /// <c>sys.wait_for_job</c> says it is ready fails on DSQL; a build that finishes at once would hide that.
+    /// Default 500 ms: long enough to show the mistake, short enough for test suites. Zero builds at full speed.
+    /// </summary>
+    public TimeSpan MinimumJobDuration { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How far a token's X-Amz-Date may lie in the future of the emulator's clock. Default 5 minutes, as AWS allows.</summary>
     public TimeSpan AllowedClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -99,6 +108,7 @@ public sealed class DsqlEmulatorOptions
         if (MaxRowsPerTransaction < 1) problems.Add($"MaxRowsPerTransaction must be at least 1 (got {MaxRowsPerTransaction}).");
         if (MaxBytesPerTransaction < 1) problems.Add($"MaxBytesPerTransaction must be at least 1 (got {MaxBytesPerTransaction}).");
         if (LockWaitTimeout < TimeSpan.Zero) problems.Add($"LockWaitTimeout must not be negative (got {LockWaitTimeout}).");
+        if (MinimumJobDuration < TimeSpan.Zero) problems.Add($"MinimumJobDuration must not be negative (got {MinimumJobDuration}).");
         if (AllowedClockSkew < TimeSpan.Zero) problems.Add($"AllowedClockSkew must not be negative (got {AllowedClockSkew}).");
         if (HandshakeTimeout <= TimeSpan.Zero) problems.Add($"HandshakeTimeout must be positive (got {HandshakeTimeout}).");
         if (SupervisionInterval <= TimeSpan.Zero) problems.Add($"SupervisionInterval must be positive (got {SupervisionInterval}).");

@@ -100,6 +100,13 @@ public sealed class CommandLineTests(BackendFixture backend)
     }
 
     [Fact]
+    public void Minimum_job_duration_is_in_milliseconds()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), CommandLine.Parse(["--min-job-duration", "1500"]).Options.MinimumJobDuration);
+        Assert.Equal(TimeSpan.Zero, CommandLine.Parse(["--min-job-duration", "0"]).Options.MinimumJobDuration);
+    }
+
+    [Fact]
     public void Lock_wait_timeout_is_in_milliseconds()
     {
         Assert.Equal(TimeSpan.FromMilliseconds(750), Parse(["--lock-wait-timeout", "750"]).Options.LockWaitTimeout);

@@ -164,6 +164,8 @@ internal sealed class CommandLine
             "How far a token's date may lie ahead of the clock", (int)Defaults.AllowedClockSkew.TotalSeconds, 0);
         public readonly Option<double> HandshakeTimeout = PositiveOption("--handshake-timeout", "seconds",
             "Time a client has from connecting to sending its token", Defaults.HandshakeTimeout.TotalSeconds);
+        public readonly Option<int> MinJobDuration = IntOption("--min-job-duration", "ms",
+            "Shortest time an asynchronous index or validation job takes (DSQL's take seconds)", (int)Defaults.MinimumJobDuration.TotalMilliseconds, 0);
 
         public readonly Option<bool> Verbose = new("--verbose") { Description = "Log every session to stderr" };
 
@@ -199,7 +201,7 @@ internal sealed class CommandLine
                      [Endpoint, Port, Region, AccessKey, SecretKey, SecretKeyFile, SessionToken, SessionTokenFile, CaOut,
                       Backend, PgBin, BackendMaxConnections,
                       MaxConnections, ConnectionRate, ConnectionBurst, MaxConnectionAge, MaxTransactionAge, MaxRows, MaxBytes,
-                      LockWaitTimeout, ClockSkew, HandshakeTimeout, Verbose])
+                      LockWaitTimeout, ClockSkew, HandshakeTimeout, MinJobDuration, Verbose])
                 Root.Options.Add(option);
             foreach (var option in (Option[])
                      [TokenEndpoint, TokenRegion, TokenUser, ExpiresIn, TokenAccessKey, TokenSecretKey, TokenSecretKeyFile,
@@ -239,6 +241,7 @@ internal sealed class CommandLine
                 LockWaitTimeout = TimeSpan.FromMilliseconds(parse.GetValue(LockWaitTimeout)),
                 AllowedClockSkew = TimeSpan.FromSeconds(parse.GetValue(ClockSkew)),
                 HandshakeTimeout = TimeSpan.FromSeconds(parse.GetValue(HandshakeTimeout)),
+                MinimumJobDuration = TimeSpan.FromMilliseconds(parse.GetValue(MinJobDuration)),
             };
 
             foreach (var key in BindKeys(parse, environment, problems, AccessKey, SecretKey, SecretKeyFile, SessionToken, SessionTokenFile))

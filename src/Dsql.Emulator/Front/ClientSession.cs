@@ -34,7 +34,8 @@ internal sealed class ClientSession
     private readonly CancellationTokenSource _closing = new();
     private readonly ConcurrentQueue<RequestGroup> _groups = new();
     private readonly StartupHandshake _handshake;
-    private readonly StatementRewriter _rewriter = new(new TransactionRules());
+    private readonly StatementRewriter _rewriter;
+    private readonly AsyncJobRules _asyncJobs;
     private readonly AgeSupervision _age;
 
     private PgMessageReader? _clientReader;
@@ -69,6 +70,8 @@ internal sealed class ClientSession
         ConnectedAt = services.Clock.GetUtcNow();
         _handshake = new StartupHandshake(services, listener, socket, id);
         _age = new AgeSupervision(services.Options.MaxConnectionAge, services.Options.MaxTransactionAge);
+        _asyncJobs = new AsyncJobRules(services.Jobs);
+        _rewriter = new StatementRewriter(new TransactionRules(), _asyncJobs);
     }
 
     private enum GroupKind
@@ -563,6 +566,8 @@ internal sealed class ClientSession
                 OnReadyForQuery(message.Body[0], group);
                 if (group.Ddl) _services.Schema.OnDdlCompleted();
                 if (injected) continue;
+                // The end of a transaction that submitted an async job waits until the job's object is in the catalog.
+                await _asyncJobs.BeforeReadyForQueryAsync(message.Body[0], flush, cancellationToken).ConfigureAwait(false);
             }
             else if (injected)
             {
@@ -573,7 +578,11 @@ internal sealed class ClientSession
                 await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
                 _holdingClientLock = true;
             }
-            if (message.Type == PgConstants.ErrorResponse) WriteError(message, writer);
+            if (_asyncJobs.TryRewrite(message, writer))
+            {
+                // A job submission's marker notice or command tag, answered as DSQL does.
+            }
+            else if (message.Type == PgConstants.ErrorResponse) WriteError(message, writer);
             else if (message.Type == PgConstants.CommandComplete && message.Body.StartsWith("ROLLBACK"u8) && _age.TakeCommitPending())
             {
                 // COMMIT of a transaction the age limit ended: say so instead of a silent ROLLBACK.

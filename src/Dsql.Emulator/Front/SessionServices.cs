@@ -33,4 +33,5 @@ internal sealed record SessionServices(
     BackendTarget Backend,
     ISessionRegistry Registry,
     ConflictStatistics Conflicts,
-    SchemaChangeCheck Schema);
+    SchemaChangeCheck Schema,
+    JobRunner? Jobs = null);

@@ -25,7 +25,13 @@ internal sealed class StatementRewriter
 
     private readonly List<StatementInfo> _statements = new();
 
-    public StatementRewriter(TransactionRules transactionRules) => TransactionRules = transactionRules;
+    private readonly AsyncJobRules? _jobs;
+
+    public StatementRewriter(TransactionRules transactionRules, AsyncJobRules? jobs = null)
+    {
+        TransactionRules = transactionRules;
+        _jobs = jobs;
+    }
 
     /// <summary>The transaction rules this rewriter applies and updates.</summary>
     public TransactionRules TransactionRules { get; }
@@ -47,7 +53,8 @@ internal sealed class StatementRewriter
         foreach (var statement in _statements)
         {
             if (statement.Kind == StatementKind.Empty) continue;
-            var rejection = statement.Rejection ?? TransactionRules.Apply(statement.Kind);
+            var rejection = statement.Rejection ?? TransactionRules.Apply(statement.Kind)
+                ?? _jobs?.Check(sql, statement, _statements, TransactionRules.InExplicitTransaction);
             if (rejection is { } refused)
             {
                 builder ??= new StringBuilder(sql.Length + 96);
@@ -66,12 +73,13 @@ internal sealed class StatementRewriter
                     turned = true;
                 }
             }
-            if (statement.AsyncKeywordStart >= 0)
+            if (_jobs?.Rewrite(sql, statement) is { } job)
             {
-                // PostgreSQL builds the index synchronously; DSQL's ASYNC keyword is dropped.
-                builder ??= new StringBuilder(sql.Length);
-                builder.Append(sql, copied, statement.AsyncKeywordStart - copied);
-                copied = statement.AsyncKeywordStart + "ASYNC".Length;
+                // CREATE INDEX ASYNC / ALTER TABLE ASYNC ... VALIDATE: submitted as a job that returns its job_id.
+                builder ??= new StringBuilder(sql.Length + 160);
+                builder.Append(sql, copied, statement.Start - copied).Append(job);
+                copied = statement.Start + statement.Length;
+                continue;
             }
             if (statement.Edits is { } edits)
             {
