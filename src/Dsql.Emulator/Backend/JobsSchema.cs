@@ -71,6 +71,7 @@ internal static class JobsSchema
             FROM (SELECT ('x' || replace(gen_random_uuid()::text, '-', ''))::bit(128) || B'00' AS b) AS bits,
                  generate_series(0, 25) AS g
         $fn$;
+        REVOKE ALL ON FUNCTION pg_catalog.dsql_emulator_new_job_id() FROM PUBLIC;
 
         CREATE OR REPLACE FUNCTION pg_catalog.dsql_emulator_submit_job(job_type text, statement text, target regclass, object text, path text, runner text)
           RETURNS text LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -20,6 +20,9 @@ internal sealed class StartupHandshake
     private const byte StatusIdle = (byte)'I';
 
     private readonly SessionServices _services;
+    private static readonly TimeSpan LingerTime = TimeSpan.FromMilliseconds(500);
+    private const int LingerBytes = 1024 * 1024;
+
     private readonly Socket _socket;
     private readonly long _sessionId;
     private readonly ILogger _logger;
@@ -326,7 +329,33 @@ internal sealed class StartupHandshake
         Log.ConnectionRefused(_logger, _sessionId, error.SqlState, error.Message);
         error.WriteTo(Writer!, PgConstants.ErrorResponse);
         await Writer!.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await LingerAsync().ConfigureAwait(false);
         return false;
+    }
+
+    /// <summary>
+    /// Closes gently after a refusal: a socket closed while the client's unread bytes (a long password, a pipelined
+    /// query) sit in its receive buffer is reset, and the reset can destroy the error on its way to the client.
+    /// So the emulator ends its side and discards what the client still sends, for a bounded time and amount.
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+            using var limit = new CancellationTokenSource(LingerTime);
+            byte[] discard = new byte[16 * 1024];
+            for (int total = 0; total < LingerBytes;)
+            {
+                int read = await _socket.ReceiveAsync(discard, SocketFlags.None, limit.Token).ConfigureAwait(false);
+                if (read == 0) return;
+                total += read;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The client is gone, or kept sending: close now.
+        }
     }
 
     private static async Task SendFatalPlainAsync(Stream stream, string sqlState, string message, CancellationToken cancellationToken)

@@ -81,6 +81,13 @@ internal sealed class StatementRewriter
                 copied = statement.Start + statement.Length;
                 continue;
             }
+            if (_jobs is null && statement.AsyncKeywordStart >= 0)
+            {
+                // Without a job runner (unit tests of the rewriter alone) the index is built synchronously.
+                builder ??= new StringBuilder(sql.Length);
+                builder.Append(sql, copied, statement.AsyncKeywordStart - copied);
+                copied = statement.AsyncKeywordStart + "ASYNC".Length;
+            }
             if (statement.Edits is { } edits)
             {
                 builder ??= new StringBuilder(sql.Length + 16);

@@ -58,11 +58,11 @@ public class AsyncDdlTests
 
     [Theory]
     [InlineData("CREATE UNIQUE INDEX ASYNC i ON t (a)",
-        "SELECT dsql_emulator.submit_job('INDEX_BUILD', 'CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)', 't'::regclass, 'i', current_setting('search_path'), '') AS job_id")]
+        "SELECT pg_catalog.dsql_emulator_submit_job('INDEX_BUILD', 'CREATE UNIQUE INDEX CONCURRENTLY i ON t (a)', 't'::regclass, 'i', current_setting('search_path'), '') AS job_id")]
     [InlineData("CREATE INDEX ASYNC ON \"O'Brien\" (a)",
-        "SELECT dsql_emulator.submit_job('INDEX_BUILD', 'CREATE INDEX CONCURRENTLY ON \"O''Brien\" (a)', '\"O''Brien\"'::regclass, '', current_setting('search_path'), '') AS job_id")]
+        "SELECT pg_catalog.dsql_emulator_submit_job('INDEX_BUILD', 'CREATE INDEX CONCURRENTLY ON \"O''Brien\" (a)', '\"O''Brien\"'::regclass, '', current_setting('search_path'), '') AS job_id")]
     [InlineData("ALTER TABLE ASYNC s.t VALIDATE CONSTRAINT c",
-        "SELECT dsql_emulator.submit_job('VALIDATE_CONSTRAINT', 'ALTER TABLE  s.t VALIDATE CONSTRAINT c', 's.t'::regclass, 'c', current_setting('search_path'), '') AS job_id")]
+        "SELECT pg_catalog.dsql_emulator_submit_job('VALIDATE_CONSTRAINT', 'ALTER TABLE  s.t VALIDATE CONSTRAINT c', 's.t'::regclass, 'c', current_setting('search_path'), '') AS job_id")]
     public void A_job_statement_becomes_a_submission_returning_job_id(string sql, string expected)
     {
         var (text, statement) = Single(sql);
