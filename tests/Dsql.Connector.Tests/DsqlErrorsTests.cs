@@ -139,7 +139,7 @@ public sealed class DsqlErrorsTests
 
         Assert.Equal(sqlState, typed.SqlState);
         Assert.Contains(advice, typed.Advice, StringComparison.Ordinal);
-        Assert.Equal($"DSQL does not support this: {message}. {typed.Advice}", typed.Message);
+        Assert.Equal($"DSQL does not support this: {message.TrimEnd('.')}. {typed.Advice}", typed.Message);
         Assert.Same(server, typed.PostgresException);
         Assert.Same(server, typed.InnerException);
     }
