@@ -112,6 +112,13 @@ internal sealed class ClientSession
         public PreparedDml? BoundStatement;
         public byte[]? BindParameters;
         public ConflictReplay? QueryReplay;
+
+        /// <summary>Starts a new group (the object is reused: one per session, no allocation per request).</summary>
+        public void Reset()
+        {
+            (First, Ddl, Guarded, Flushed, Binds, Executes) = (true, false, false, false, 0, 0);
+            (BindPortal, ExecutePortal, BoundStatement, BindParameters, QueryReplay) = (null, null, null, null, null);
+        }
     }
 
     /// <summary>A prepared statement that is one DML statement: how to answer it if it loses a conflict.</summary>
@@ -284,7 +291,7 @@ internal sealed class ClientSession
     {
         if (_groupOpen) return;
         _groupOpen = true;
-        _group = new GroupState { First = true };
+        _group.Reset();
         // The backend is idle with nothing in flight: its status is the truth for the transaction rules.
         if (_groups.IsEmpty && _status == StatusIdle) _rewriter.TransactionRules.Reset();
         if (!_rewriter.TransactionRules.InExplicitTransaction)
