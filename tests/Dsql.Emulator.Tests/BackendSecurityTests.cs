@@ -1,3 +1,4 @@
+using Dsql.Emulator.Sql;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -291,10 +292,11 @@ public sealed class BackendSecurityTests(BackendFixture backend)
                 Assert.True(rows.Count == 0, $"{query}\n  shows: {string.Join(", ", rows)}");
             }
 
-            // The helpers a session may call (the one that raises refusals, the one that submits async jobs) are in
+            // The helpers a session may call (the one that raises refusals, the one that answers SHOW server_version,
+            // the one that submits async jobs) are in
             // pg_catalog like PostgreSQL's own.
             var routines = await ColumnAsync(admin, $"SELECT routine_schema || '.' || routine_name FROM information_schema.routines WHERE routine_name LIKE '{Mark}' ORDER BY 1");
-            Assert.Equal([BackendSchema.RaiseFunction, JobsSchema.SubmitFunction], routines);
+            Assert.Equal([BackendSchema.RaiseFunction, DsqlRuleTable.ShowFunction, JobsSchema.SubmitFunction], routines);
 
             // What Npgsql's own schema API returns.
             foreach (var collection in new[] { "Tables", "Columns", "Indexes", "Views", "Schemata" })

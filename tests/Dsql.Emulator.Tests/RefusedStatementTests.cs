@@ -238,4 +238,31 @@ public sealed class RefusedStatementTests(BackendFixture backend) : IAsyncLifeti
         Assert.Equal(2L, await new NpgsqlCommand(
             $"SELECT count(*) FROM information_schema.key_column_usage WHERE table_name = '{table}'", _connection).ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task Server_version_is_DSQLs_in_show_and_current_setting_over_both_protocols()
+    {
+        await using (var reader = await new NpgsqlCommand("SHOW server_version", _connection).ExecuteReaderAsync())
+        {
+            Assert.Equal("server_version", reader.GetName(0));
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal("16.15", reader.GetString(0));
+        }
+
+        Assert.Equal("160015", await new NpgsqlCommand("SELECT current_setting('server_version_num')", _connection).ExecuteScalarAsync());
+        await using var batch = new NpgsqlBatch(_connection)
+        {
+            BatchCommands = { new("SHOW server_version_num"), new("SELECT current_setting('server_version')") },
+        };
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal("160015", reader.GetString(0));
+            Assert.True(await reader.NextResultAsync());
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal("16.15", reader.GetString(0));
+        }
+
+        Assert.Equal(1, await new NpgsqlCommand("SELECT 1", _connection).ExecuteScalarAsync());
+    }
 }

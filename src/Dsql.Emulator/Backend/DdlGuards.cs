@@ -3,9 +3,12 @@ using Dsql.Emulator.Sql;
 namespace Dsql.Emulator.Backend;
 
 /// <summary>
-/// DDL rules that need the catalog, enforced inside the backend by event triggers (installed with
-/// <see cref="BackendSchema"/>, invisible like the rest of it):
+/// DDL rules that need the catalog, enforced inside the backend by event triggers, and DSQL's answers for settings
+/// the backend reports differently (installed with <see cref="BackendSchema"/>, invisible like the rest of it):
 /// <list type="bullet">
+/// <item>DSQL's values of the <see cref="RuleScope.Answer"/> rows (server_version 16.15) as database settings
+/// <c>dsql_emulator.&lt;name&gt;</c>, read by <c>current_setting</c> after the analyzer's edit, and
+/// <c>pg_catalog.dsql_emulator_show</c>, which answers a rewritten SHOW and marks its result for SHOW's tag.</item>
 /// <item>DSQL cannot drop a column of a table's primary key (AWS user guide, ALTER TABLE DROP COLUMN: "Dropping a
 /// primary key column isn't supported"). PostgreSQL would drop the column and the key with it. When an ALTER TABLE
 /// starts, the primary-key columns of the database are noted (the statement's target is not parsed yet); when it
@@ -43,6 +46,15 @@ internal static class DdlGuards
         END $fn$;
         REVOKE ALL ON FUNCTION pg_catalog.dsql_emulator_refuse_key_column_drop() FROM PUBLIC;
 
+        -- What DSQL answers where the backend would answer differently (SHOW server_version, current_setting(...)).
+        {answers}
+        CREATE OR REPLACE FUNCTION pg_catalog.dsql_emulator_show(setting text) RETURNS text
+          LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+        BEGIN
+          RAISE NOTICE USING ERRCODE = '01J0B', MESSAGE = 'SHOW ';
+          RETURN current_setting('dsql_emulator.' || setting);
+        END $fn$;
+
         DROP EVENT TRIGGER IF EXISTS dsql_emulator_note_key_columns;
         CREATE EVENT TRIGGER dsql_emulator_note_key_columns ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
           EXECUTE FUNCTION pg_catalog.dsql_emulator_note_key_columns();
@@ -58,7 +70,15 @@ internal static class DdlGuards
     private static string Build()
     {
         DsqlRule rule = DsqlRuleTable.Get("drop_primary_key_column");
-        return Template.Replace("{sqlstate}", rule.SqlState, StringComparison.Ordinal)
+        var answers = new System.Text.StringBuilder();
+        foreach (var (name, value) in DsqlRuleTable.Answers)
+        {
+            answers.Append("DO $do$ BEGIN EXECUTE format('ALTER DATABASE %I SET ").Append(DsqlRuleTable.AnswerSettingPrefix).Append(name)
+                .Append(" = %L', current_database(), '").Append(value).Append("'); END $do$;\n");
+        }
+
+        return Template.Replace("{answers}", answers.ToString(), StringComparison.Ordinal)
+            .Replace("{sqlstate}", rule.SqlState, StringComparison.Ordinal)
             .Replace("{message}", rule.Message.Replace("'", "''", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 }

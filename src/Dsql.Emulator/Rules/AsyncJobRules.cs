@@ -119,7 +119,7 @@ internal sealed class AsyncJobRules(JobRunner? runner)
                 int space = marker.LastIndexOf(' ');
                 if (space <= 0) return false;
                 _pendingTag = marker[..space];
-                _submitted.Add(marker[(space + 1)..]);
+                if (space < marker.Length - 1) _submitted.Add(marker[(space + 1)..]); // no id: a tag only (a SHOW answered by the emulator)
                 return true;
             case PgConstants.CommandComplete when _pendingTag is not null:
                 writer.BeginMessage(PgConstants.CommandComplete);

@@ -15,6 +15,8 @@ internal enum RuleScope : byte
     CastType,
     /// <summary>A named check that needs more than a pattern (its code is in <see cref="StatementRules"/>).</summary>
     Check,
+    /// <summary>Not a refusal: a value DSQL answers differently from the backend (the message is DSQL's value).</summary>
+    Answer,
 }
 
 /// <summary>
@@ -208,6 +210,9 @@ internal static class DsqlRuleTable
         new("advisory_lock", RuleScope.Function, "pg_advisory_*|pg_try_advisory_*", FeatureNotSupported, "function {name} not supported", "shared facts: advisory locks fail 0A000"),
         new("text_search_configuration", RuleScope.Function, "to_tsvector|to_tsquery|plainto_tsquery|phraseto_tsquery|websearch_to_tsquery|ts_headline|json_to_tsvector|jsonb_to_tsvector", UndefinedObject, "text search configuration \"{name}\" does not exist", Dreamescaper + "unsupported_text_search (DSQL has no text search configurations; the default is english)"),
         new("lc_setting", RuleScope.Function, "current_setting", UndefinedObject, "unrecognized configuration parameter \"{name}\"", "derived: env_lc_collate for current_setting('lc_collate' | 'lc_ctype')"),
+        new("server_version", RuleScope.Answer, "SHOW server_version", "00000", "16.15", Probes + "environment.json#env_server_version"),
+        new("server_version_num", RuleScope.Answer, "SHOW server_version_num", "00000", "160015", Probes + "environment.json#env_show_server_version_num"),
+        new("server_version_setting", RuleScope.Function, "current_setting", "00000", "current_setting('server_version' | 'server_version_num') answers DSQL's value", Probes + "environment.json#env_server_version_setting, env_server_version_num"),
         new("unsupported_constructor", RuleScope.Function, "point|line|lseg|box|path|polygon|circle|int4range|int8range|numrange|tsrange|tstzrange|daterange|int4multirange|int8multirange|nummultirange|tsmultirange|tstzmultirange|datemultirange", FeatureNotSupported, "datatype {type} not supported", Dreamescaper + "unsupported_geometry (constructors of types DSQL lacks)"),
     ];
 
@@ -218,6 +223,30 @@ internal static class DsqlRuleTable
         .SelectMany(r => r.Pattern!.FirstWords.Select(w => (Word: w, Rule: r)))
         .GroupBy(x => x.Word, StringComparer.OrdinalIgnoreCase)
         .ToDictionary(g => g.Key, g => g.Select(x => x.Rule).ToArray(), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The backend function that answers <c>SHOW</c> of an <see cref="RuleScope.Answer"/> setting.</summary>
+    public const string ShowFunction = "pg_catalog.dsql_emulator_show";
+
+    /// <summary>Prefix of the backend settings that hold DSQL's answers (<c>dsql_emulator.server_version</c>).</summary>
+    public const string AnswerSettingPrefix = "dsql_emulator.";
+
+    /// <summary>The settings DSQL answers differently from the backend, with DSQL's values.</summary>
+    public static IEnumerable<(string Name, string Value)> Answers =>
+        Rules.Where(r => r.Scope == RuleScope.Answer).Select(r => (r.Id, r.Message));
+
+    /// <summary>For a setting DSQL answers itself, the backend setting that holds DSQL's value; else null.</summary>
+    public static string? AnsweredSetting(string name)
+    {
+        foreach (var rule in Rules)
+        {
+            if (rule.Scope == RuleScope.Answer && string.Equals(rule.Id, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return AnswerSettingPrefix + rule.Id;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The rule with this id (every id the checks use exists: a test proves it).</summary>
     public static DsqlRule Get(string id) => ById[id];

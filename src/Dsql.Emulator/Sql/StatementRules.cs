@@ -182,6 +182,12 @@ internal static class StatementRules
                     return IsolationLevel(s, 2);
                 }
 
+                if (s.Kw(0, "SHOW") && s.Count == 2 && s.Is(1, SqlTokenKind.Word))
+                {
+                    ShowAnswer(s);
+                    return null;
+                }
+
                 return s.Kw(0, "SELECT") ? SelectInto(s) : null;
             case 'W':
                 return s.Kw(0, "WITH") ? SelectInto(s) : null;
@@ -472,7 +478,7 @@ internal static class StatementRules
         {
             // DSQL gives a numeric column declared without precision its documented default, numeric(18,6).
             SqlToken last = s.Tokens[afterType - 1];
-            (t_edits ??= new List<SqlEdit>()).Add(new SqlEdit(last.Start + last.Length, 0, "(18,6)"));
+            AddEdit(new SqlEdit(last.Start + last.Length, 0, "(18,6)"));
         }
 
         bool constraint = false;
@@ -773,6 +779,22 @@ internal static class StatementRules
             : null;
     }
 
+    /// <summary>SHOW of a setting whose value DSQL reports differently from the backend (server_version): DSQL's value, with SHOW's column name and tag.</summary>
+    private static void ShowAnswer(StatementView s)
+    {
+        string name = s.Text(1).ToString().ToLowerInvariant();
+        if (DsqlRuleTable.AnsweredSetting(name) is null)
+        {
+            return;
+        }
+
+        SqlToken first = s.Tokens[0], last = s.Tokens[1];
+        AddEdit(new SqlEdit(first.Start, last.Start + last.Length - first.Start,
+            "SELECT " + DsqlRuleTable.ShowFunction + "('" + name + "') AS " + name));
+    }
+
+    private static void AddEdit(SqlEdit edit) => (t_edits ??= new List<SqlEdit>()).Add(edit);
+
     // ---- anywhere: clauses, function calls, casts --------------------------------------------------------
 
     private static DsqlRejection? Anywhere(StatementView s)
@@ -867,6 +889,15 @@ internal static class StatementRules
                     continue;
                 case "unsupported_constructor":
                     return rule.Reject("type", name.ToString().ToLowerInvariant());
+                case "server_version_setting":
+                    // current_setting('server_version'): DSQL's value, from the setting the emulator keeps for it.
+                    if (s.Is(i + 2, SqlTokenKind.String) && DsqlRuleTable.AnsweredSetting(s.Value(i + 2)) is { } answered)
+                    {
+                        SqlToken literal = s.Tokens[i + 2];
+                        AddEdit(new SqlEdit(literal.Start, literal.Length, "'" + answered + "'"));
+                    }
+
+                    continue;
                 default:
                     return rule.Reject("name", name.ToString().ToLowerInvariant());
             }

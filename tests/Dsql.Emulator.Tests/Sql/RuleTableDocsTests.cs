@@ -57,6 +57,7 @@ public class RuleTableDocsTests
         RuleScope.Function => "function call",
         RuleScope.ColumnType => "column type",
         RuleScope.CastType => "cast / literal",
+        RuleScope.Answer => "answer (DSQL's value)",
         _ => "check",
     };
 

@@ -391,4 +391,19 @@ public class RuleTableTests
         SqlAnalyzer.Analyze(sql, list);
         Assert.Equal(expected, SqlAnalyzer.ApplyEdits(sql, list));
     }
+
+    [Theory]
+    [InlineData("SHOW server_version", "SELECT pg_catalog.dsql_emulator_show('server_version') AS server_version")]
+    [InlineData("show SERVER_VERSION_NUM", "SELECT pg_catalog.dsql_emulator_show('server_version_num') AS server_version_num")]
+    [InlineData("SELECT current_setting('server_version')", "SELECT current_setting('dsql_emulator.server_version')")]
+    [InlineData("SELECT current_setting('server_version_num', true)::int", "SELECT current_setting('dsql_emulator.server_version_num', true)::int")]
+    [InlineData("SHOW timezone", "SHOW timezone")]
+    [InlineData("SELECT current_setting('TimeZone')", "SELECT current_setting('TimeZone')")]
+    public void Settings_DSQL_reports_differently_are_answered_with_DSQLs_values(string sql, string expected)
+    {
+        var list = new List<StatementInfo>();
+        SqlAnalyzer.Analyze(sql, list);
+        Assert.Null(list.Single(st => st.Kind != StatementKind.Empty).Rejection);
+        Assert.Equal(expected, SqlAnalyzer.ApplyEdits(sql, list));
+    }
 }
