@@ -23,7 +23,7 @@ namespace Dsql.Emulator.Front;
 /// cancel errors into DSQL's. Each request group (a Query, or messages up to a Sync) gets an entry in
 /// <see cref="_groups"/> so the backend pump knows which answers belong to the emulator's own injected statements.
 /// </remarks>
-internal sealed class ClientSession
+internal sealed partial class ClientSession
 {
     private const byte StatusIdle = (byte)'I';
     private const byte StatusInTransaction = (byte)'T';
@@ -119,29 +119,6 @@ internal sealed class ClientSession
             (First, Ddl, Guarded, Flushed, Binds, Executes) = (true, false, false, false, 0, 0);
             (BindPortal, ExecutePortal, BoundStatement, BindParameters, QueryReplay) = (null, null, null, null, null);
         }
-    }
-
-    /// <summary>A prepared statement that is one DML statement: how to answer it if it loses a conflict.</summary>
-    private sealed class PreparedDml(ConflictReplay? replay)
-    {
-        public ConflictReplay? Replay { get; } = replay;
-        public byte[]? ParameterTypes { get; set; }
-    }
-
-    /// <summary>
-    /// A DML statement inside an explicit transaction, protected by a savepoint: if it loses a write-write conflict the
-    /// backend pump withholds the error, rolls back to the savepoint, answers as DSQL would have and dooms the
-    /// transaction, whose COMMIT then fails with 40001 OC000.
-    /// </summary>
-    private sealed class ConflictGuard(ConflictReplay replay, byte[]? parameterTypes, byte[]? bindParameters)
-    {
-        public ConflictReplay Replay { get; } = replay;
-        public byte[]? ParameterTypes { get; } = parameterTypes;
-        public byte[]? BindParameters { get; } = bindParameters;
-        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public PgErrorFields? Withheld { get; set; }
-        public long? Rows { get; set; }
-        public bool RecoveryFailed { get; set; }
     }
 
     public long Id { get; }
@@ -439,56 +416,6 @@ internal sealed class ClientSession
         _group.ExecutePortal = portalEnd < 0 ? null : Encoding.UTF8.GetString(body[..portalEnd]);
     }
 
-    /// <summary>The parameter formats and values of a Bind (what follows the statement name, up to the result formats).</summary>
-    private static byte[]? BindParameterSection(ReadOnlySpan<byte> rest)
-    {
-        try
-        {
-            int at = 0;
-            int formats = BinaryPrimitives.ReadInt16BigEndian(rest);
-            at += 2 + 2 * formats;
-            int values = BinaryPrimitives.ReadInt16BigEndian(rest[at..]);
-            at += 2;
-            for (int i = 0; i < values; i++)
-            {
-                int length = BinaryPrimitives.ReadInt32BigEndian(rest[at..]);
-                at += 4 + Math.Max(0, length);
-            }
-            return rest[..at].ToArray();
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            return null; // malformed: the backend refuses the Bind itself
-        }
-    }
-
-    private void RememberStatement(ReadOnlySpan<byte> name, PreparedDml? dml)
-    {
-        if (name.IsEmpty)
-        {
-            _unnamedStatement = dml;
-            return;
-        }
-        if (dml is null && _namedStatements is null) return;
-        _namedStatements ??= new Dictionary<string, PreparedDml>(StringComparer.Ordinal);
-        string key = Encoding.UTF8.GetString(name);
-        if (dml is null) _namedStatements.Remove(key);
-        else _namedStatements[key] = dml;
-    }
-
-    private PreparedDml? FindStatement(ReadOnlySpan<byte> name) =>
-        _namedStatements is not null && _namedStatements.TryGetValue(Encoding.UTF8.GetString(name), out var dml) ? dml : null;
-
-    /// <summary>Takes the savepoint a conflicting statement is rolled back to; its answers are filtered out.</summary>
-    private void InjectSavepoint(PgMessageWriter writer)
-    {
-        _groups.Enqueue(new RequestGroup(GroupKind.Injected, _services.Clock.GetUtcNow().UtcTicks));
-        writer.BeginMessage(PgConstants.Query);
-        writer.WriteCString("SAVEPOINT " + ConflictSavepoint);
-        writer.EndMessage();
-        _group.Guarded = true;
-    }
-
     private string? Rewrite(string sql, bool extendedProtocol, out PreparedDml? dml)
     {
         bool schemaChanged = _schemaChanged;
@@ -499,22 +426,6 @@ internal sealed class ClientSession
         if (result.Commits) _age.OnCommitSent();
         if (result.CommitTurnedIntoRollback) _commitFailure = schemaChanged ? DsqlMessages.SchemaChangedOc001 : DsqlMessages.ConflictOc000;
         return result.Text;
-    }
-
-    /// <summary>When the text is exactly one DML statement: how to answer it if it loses a conflict.</summary>
-    private PreparedDml? SingleDml(string sql)
-    {
-        StatementInfo? single = null;
-        int nonEmpty = 0;
-        foreach (var statement in _rewriter.Statements)
-        {
-            if (statement.Kind == StatementKind.Empty) continue;
-            nonEmpty++;
-            if (statement.Kind == StatementKind.Ddl) _group.Ddl = true;
-            else if (statement.Kind == StatementKind.Dml) single = statement;
-        }
-        if (nonEmpty != 1 || single is null) return null;
-        return new PreparedDml(ConflictReplay.TryPlan(single.GetText(sql)));
     }
 
     private async Task PumpBackendAsync(CancellationToken cancellationToken)
@@ -608,100 +519,6 @@ internal sealed class ClientSession
         }
     }
 
-    /// <summary>Rolls a statement that lost a conflict back to its savepoint and counts what it would have touched.</summary>
-    private async Task StartRecoveryAsync(ConflictGuard guard, CancellationToken cancellationToken)
-    {
-        var writer = _backend!.Writer;
-        await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            _groups.Enqueue(new RequestGroup(GroupKind.Recovery, _services.Clock.GetUtcNow().UtcTicks, guard));
-            WriteUnnamedStatement(writer, "ROLLBACK TO SAVEPOINT " + ConflictSavepoint, null, null);
-            if (guard.Replay.CountSql is { } countSql) WriteUnnamedStatement(writer, countSql, guard.ParameterTypes, guard.BindParameters);
-            writer.BeginMessage(PgConstants.Sync);
-            writer.EndMessage();
-            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            writer.Lock.Release();
-        }
-    }
-
-    private static void WriteUnnamedStatement(PgMessageWriter writer, string sql, byte[]? parameterTypes, byte[]? bindParameters)
-    {
-        writer.BeginMessage(PgConstants.Parse);
-        writer.WriteCString(string.Empty);
-        writer.WriteCString(sql);
-        if (parameterTypes is null) writer.WriteInt16(0);
-        else writer.WriteRaw(parameterTypes);
-        writer.EndMessage();
-        writer.BeginMessage(PgConstants.Bind);
-        writer.WriteCString(string.Empty);
-        writer.WriteCString(string.Empty);
-        if (bindParameters is null)
-        {
-            writer.WriteInt16(0);
-            writer.WriteInt16(0);
-        }
-        else writer.WriteRaw(bindParameters);
-        writer.WriteInt16(0); // results in text
-        writer.EndMessage();
-        writer.BeginMessage(PgConstants.Execute);
-        writer.WriteCString(string.Empty);
-        writer.WriteInt32(0);
-        writer.EndMessage();
-    }
-
-    private async Task OnRecoveryAnswerAsync(PgMessage message, ConflictGuard guard, RequestGroup group, CancellationToken cancellationToken)
-    {
-        switch (message.Type)
-        {
-            case PgConstants.DataRow:
-            {
-                var body = message.Body;
-                int length = BinaryPrimitives.ReadInt32BigEndian(body[2..]);
-                if (length > 0 && long.TryParse(Encoding.ASCII.GetString(body.Slice(6, length)), NumberStyles.None, CultureInfo.InvariantCulture, out long rows))
-                    guard.Rows = rows;
-                return;
-            }
-            case PgConstants.ErrorResponse:
-                guard.RecoveryFailed = true;
-                return;
-            case PgConstants.ReadyForQuery:
-                break;
-            default:
-                return;
-        }
-        _groups.TryDequeue(out _);
-        OnReadyForQuery(message.Body[0], group);
-        var writer = _clientWriter!;
-        if (!_holdingClientLock)
-        {
-            await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            _holdingClientLock = true;
-        }
-        long? answer = guard.Replay.Kind == ReplayKind.Insert ? guard.Replay.InsertedRows : guard.Rows;
-        if (!guard.RecoveryFailed && answer is { } touched)
-        {
-            // Answer as DSQL would have, and fail the transaction at its COMMIT.
-            _doomed = true;
-            writer.BeginMessage(PgConstants.CommandComplete);
-            writer.WriteCString(guard.Replay.CommandTag(touched));
-            writer.EndMessage();
-        }
-        else
-        {
-            // The answer cannot be reproduced: report the conflict at the statement, as before.
-            _services.Conflicts.CountAtStatement();
-            var fields = guard.Withheld!;
-            ErrorTranslator.Translate(fields, null);
-            fields.WriteTo(writer, PgConstants.ErrorResponse);
-        }
-        writer.WriteRaw(message.Raw.Span);
-        guard.Completion.TrySetResult();
-    }
-
     private async ValueTask FlushToClientAsync()
     {
         if (!_holdingClientLock) return;
@@ -739,125 +556,5 @@ internal sealed class ClientSession
         TimeSpan? ageLimit = _age.TakeAgeError(fields.SqlState) ? _age.MaxTransactionAge : null;
         if (ErrorTranslator.Translate(fields, ageLimit)) fields.WriteTo(writer, PgConstants.ErrorResponse);
         else writer.WriteRaw(message.Raw.Span);
-    }
-    // ---------------------------------------------------------------- supervision
-
-    /// <summary>Called by the emulator's supervisor: applies the connection and transaction age limits.</summary>
-    public void Supervise(DateTimeOffset now)
-    {
-        if (!IsProxying || _closing.IsCancellationRequested) return;
-        bool busy = _groups.TryPeek(out var head);
-        var snapshot = new SessionSnapshot(now, ConnectedAt, _status, Interlocked.Read(ref _transactionStartTicks), busy, head.Injected, head.StartTicks);
-        switch (_age.Decide(snapshot))
-        {
-            case AgeAction.CloseConnection:
-                Log.ConnectionAgeExceeded(_logger, Id, _age.MaxConnectionAge.TotalMinutes);
-                _ = CloseWithErrorAsync(PgConstants.AdminShutdown, DsqlMessages.ConnectionAge(_age.MaxConnectionAge));
-                break;
-            case AgeAction.CancelStatement:
-                // A statement is running: cancel it, and report the cancellation as DSQL's age error.
-                if (!_age.TryMarkCancelSent()) return;
-                Log.TransactionAgeExceeded(_logger, Id, _age.MaxTransactionAge.TotalSeconds, "cancelling the running statement");
-                _ = CancelBackendAsync();
-                break;
-            case AgeAction.AbortIdleTransaction:
-                _ = AbortIdleTransactionAsync();
-                break;
-        }
-    }
-
-    /// <summary>Fails an idle transaction that outlived the age limit, so the client's next statement learns of it.</summary>
-    private async Task AbortIdleTransactionAsync()
-    {
-        var writer = _backend!.Writer;
-        if (!await writer.Lock.WaitAsync(0).ConfigureAwait(false)) return; // the client is sending: try on the next tick
-        try
-        {
-            if (!_groups.IsEmpty || _status != StatusInTransaction) return;
-            if (!_age.TryMarkAborted()) return;
-            Log.TransactionAgeExceeded(_logger, Id, _age.MaxTransactionAge.TotalSeconds, "aborting the idle transaction");
-            _groups.Enqueue(new RequestGroup(GroupKind.Injected, _services.Clock.GetUtcNow().UtcTicks));
-            writer.BeginMessage(PgConstants.Query);
-            writer.WriteCString(StatementRewriter.RaiseStatement(new(PgConstants.ProgramLimitExceeded, DsqlMessages.TransactionAge(_age.MaxTransactionAge))));
-            writer.EndMessage();
-            await writer.FlushAsync(_closing.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or SocketException)
-        {
-            // The session is ending anyway.
-        }
-        finally
-        {
-            writer.Lock.Release();
-        }
-    }
-
-    public async Task CancelBackendAsync()
-    {
-        var backend = _backend;
-        if (backend is null) return;
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await BackendConnection.SendCancelAsync(_services.Backend, backend.ProcessId, backend.SecretKey, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
-        {
-            Log.CancelFailed(_logger, Id, ex.Message);
-        }
-    }
-
-    /// <summary>Ends the session with a FATAL error to the client (age cap, fault injection, shutdown).</summary>
-    public async Task CloseWithErrorAsync(string sqlState, string message)
-    {
-        if (_closing.IsCancellationRequested) return;
-        var writer = _clientWriter;
-        if (writer is not null && IsProxying)
-        {
-            bool locked = false;
-            try
-            {
-                locked = await writer.Lock.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
-                if (locked)
-                {
-                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                    await writer.FlushAsync(timeout.Token).ConfigureAwait(false);
-                    PgErrorFields.Create("FATAL", sqlState, message).WriteTo(writer, PgConstants.ErrorResponse);
-                    await writer.FlushAsync(timeout.Token).ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or SocketException)
-            {
-                // The client is gone already.
-            }
-            finally
-            {
-                if (locked) writer.Lock.Release();
-            }
-        }
-        Close();
-    }
-
-    public void Close()
-    {
-        try { _closing.Cancel(); } catch (ObjectDisposedException) { }
-        _socket.Dispose();
-        (_backend ?? _handshake.Backend)?.Socket.Dispose();
-    }
-
-    private async Task CleanupAsync()
-    {
-        bool statementInFlight = IsProxying && !_groups.IsEmpty;
-        if (statementInFlight)
-        {
-            // A client that vanished mid-query must not leave its statement running on the backend.
-            await CancelBackendAsync().ConfigureAwait(false);
-        }
-        Close();
-        _handshake.ClientStream?.Dispose();
-        (_backend ?? _handshake.Backend)?.Dispose();
-        if (_handshake.Counted) Interlocked.Decrement(ref _handshake.Endpoint.OpenSessions);
-        _services.Registry.Unregister(this);
-        if (IsProxying) Log.SessionClosed(_logger, Id);
     }
 }
