@@ -1,14 +1,7 @@
-using System.Buffers.Binary;
-using System.Collections.Concurrent;
-using System.Globalization;
 using System.Net.Sockets;
-using System.Security.Authentication;
-using System.Text;
 using Dsql.Emulator.Backend;
 using Dsql.Emulator.Protocol;
 using Dsql.Emulator.Rules;
-using Dsql.Emulator.Sql;
-using Microsoft.Extensions.Logging;
 
 namespace Dsql.Emulator.Front;
 
