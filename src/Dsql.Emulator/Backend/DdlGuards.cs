@@ -46,6 +46,10 @@ internal static class DdlGuards
         END $fn$;
         REVOKE ALL ON FUNCTION pg_catalog.dsql_emulator_refuse_key_column_drop() FROM PUBLIC;
 
+        -- A cycle of row-lock waits (T1 holds A and wants B, T2 holds B and wants A) must have one loser, as on DSQL
+        -- where the first COMMIT wins: PostgreSQL's deadlock check (one victim) runs well before the lock wait times
+        -- out (which would fail both).
+        DO $do$ BEGIN EXECUTE format('ALTER DATABASE %I SET deadlock_timeout = %L', current_database(), '50ms'); END $do$;
         -- What DSQL answers where the backend would answer differently (SHOW server_version, current_setting(...)).
         {answers}
         CREATE OR REPLACE FUNCTION pg_catalog.dsql_emulator_show(setting text) RETURNS text
