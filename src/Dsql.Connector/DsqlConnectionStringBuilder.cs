@@ -1,3 +1,6 @@
+// One concern, kept in one file: the connection-string keyword table (names, synonyms, defaults, validation) and
+// the parser that reads and writes it. Its size is the number of keywords; splitting the table from its parser
+// would make each keyword live in two places.
 using System.Collections.ObjectModel;
 using System.ComponentModel;
 using System.Globalization;

@@ -1,3 +1,5 @@
+// One concern, kept in one file: checking a DSQL token (SigV4 presigned query: parsing, scope, dates, signature)
+// step by step, each failure with its own message. Splitting the steps would spread one validation over files.
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
