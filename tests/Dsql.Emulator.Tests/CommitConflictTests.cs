@@ -150,6 +150,68 @@ public sealed class CommitConflictTests(BackendFixture backend)
         Assert.Equal(1, emulator.ConflictStats.AtCommit);
     }
 
+    [Fact]
+    public async Task First_statement_of_a_transaction_loses_a_conflict_without_a_savepoint_and_fails_at_commit()
+    {
+        var (emulator, table) = await StartAsync();
+        await using var _ = emulator;
+        await using var a = await EmulatorConnections.OpenAsync(emulator);
+        await using var b = await EmulatorConnections.OpenAsync(emulator);
+
+        // BeginTransaction sends its BEGIN as a simple query in front of the first command, as the connector does.
+        await using var ta = await a.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
+        await using var tb = await b.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
+        Assert.Equal(1, await ExecuteAsync(a, $"UPDATE {table} SET n = $1 WHERE id = $2", 10, 1));
+        Assert.Equal(1, await ExecuteAsync(b, $"UPDATE {table} SET n = n + $1 WHERE id = $2", 20, 1));
+        Assert.Equal(0, emulator.ConflictStats.Savepoints);
+        // The doomed transaction goes on, in a transaction opened again with the same BEGIN.
+        Assert.Equal(1, await ExecuteAsync(b, $"UPDATE {table} SET n = $1 WHERE id = $2", 20, 2));
+        Assert.Equal(1, await ExecuteAsync(b, $"INSERT INTO {table} VALUES ($1, 0)", 40));
+        Assert.Equal(1L, await ScalarAsync(b, $"SELECT count(*) FROM {table} WHERE id = 40"));
+        Assert.Equal("repeatable read", await ScalarAsync(b, "SHOW transaction_isolation"));
+        Assert.Equal(2, emulator.ConflictStats.Savepoints);
+        await ta.CommitAsync();
+        var ex = await Assert.ThrowsAsync<PostgresException>(() => tb.CommitAsync());
+        Assert.Equal("40001", ex.SqlState);
+        Assert.Equal(Oc000, ex.MessageText);
+
+        Assert.Equal(10, await ScalarAsync(a, $"SELECT n FROM {table} WHERE id = 1"));
+        Assert.Equal(0, await ScalarAsync(a, $"SELECT n FROM {table} WHERE id = 2")); // nothing of B committed
+        Assert.Equal(0L, await ScalarAsync(a, $"SELECT count(*) FROM {table} WHERE id = 40"));
+        Assert.Equal(1, emulator.ConflictStats.AtCommit);
+        Assert.Equal(0, emulator.ConflictStats.AtStatement);
+        // B's session is idle and usable.
+        Assert.Equal(1, await ExecuteAsync(b, $"UPDATE {table} SET n = n + 1 WHERE id = $1", 3));
+    }
+
+    [Fact]
+    public async Task Statement_after_a_repeated_begin_is_not_the_first_and_keeps_what_ran_before_it()
+    {
+        var (emulator, table) = await StartAsync();
+        await using var _ = emulator;
+        var endpoint = emulator.Endpoints[0];
+        await using var a = await RawPgClient.ConnectAsync(endpoint);
+        await using var b = await RawPgClient.ConnectAsync(endpoint);
+        foreach (var client in new[] { a, b })
+        {
+            await client.StartTlsAsync(endpoint);
+            await client.SendStartupAsync(("user", "admin"), ("database", "postgres"));
+            await client.AuthenticateAsync(TestTokens.For(emulator, endpoint));
+        }
+
+        Assert.Equal(["BEGIN", "Z:T"], await QueryAsync(a, "BEGIN"));
+        Assert.Equal(["UPDATE 1", "Z:T"], await QueryAsync(a, $"UPDATE {table} SET n = 1 WHERE id = 1"));
+        Assert.Equal(["BEGIN", "Z:T"], await QueryAsync(b, "BEGIN"));
+        Assert.Equal(["INSERT 0 1", "Z:T"], await QueryAsync(b, $"INSERT INTO {table} VALUES (30, 0)"));
+        // A second BEGIN inside the transaction is only a warning: the next statement is not the transaction's first.
+        Assert.Equal(["BEGIN", "Z:T"], await QueryAsync(b, "BEGIN"));
+        Assert.Equal(["UPDATE 1", "Z:T"], await QueryAsync(b, $"UPDATE {table} SET n = 2 WHERE id = 1"));
+        Assert.Equal(["D:1", "SELECT 1", "Z:T"], await QueryAsync(b, $"SELECT count(*) FROM {table} WHERE id = 30"));
+        Assert.Equal(["COMMIT", "Z:I"], await QueryAsync(a, "COMMIT"));
+        Assert.Equal(["E:40001 " + Oc000, "Z:I"], await QueryAsync(b, "COMMIT"));
+        Assert.Equal(["D:0", "SELECT 1", "Z:I"], await QueryAsync(b, $"SELECT count(*) FROM {table} WHERE id = 30"));
+    }
+
     /// <summary>Sends a simple Query and returns what came back: command tags, errors as "E:state message", "Z:status".</summary>
     private static async Task<List<string>> QueryAsync(RawPgClient client, string sql)
     {
@@ -162,6 +224,11 @@ public sealed class CommitConflictTests(BackendFixture backend)
             {
                 case 'C':
                     answers.Add(System.Text.Encoding.UTF8.GetString(message.Body, 0, message.Body.Length - 1));
+                    break;
+                case 'D':
+                    // The first column of a data row, in text.
+                    int length = message.ReadInt32(2);
+                    answers.Add("D:" + (length < 0 ? "null" : System.Text.Encoding.UTF8.GetString(message.Body, 6, length)));
                     break;
                 case 'E':
                     var fields = message.ErrorFields();
@@ -225,6 +292,8 @@ public sealed class CommitConflictTests(BackendFixture backend)
             Assert.Equal(1, await ExecuteAsync(a, $"DELETE FROM {table} WHERE id = $1", 2));
             await transaction.CommitAsync();
         }
+        // The first UPDATE followed the BEGIN with nothing between: it needed no savepoint; the five later ones did.
+        Assert.Equal(5, emulator.ConflictStats.Savepoints);
         Assert.Equal(5, await ScalarAsync(a, $"SELECT n FROM {table} WHERE id = 1"));
         Assert.Equal(0L, await ScalarAsync(a, $"SELECT count(*) FROM {table} WHERE id = 2"));
         // The user's own SAVEPOINT stays refused.

@@ -20,10 +20,13 @@ internal sealed partial class ClientSession
     /// <summary>
     /// A DML statement inside an explicit transaction, protected by a savepoint: if it loses a write-write conflict the
     /// backend pump withholds the error, rolls back to the savepoint, answers as DSQL would have and dooms the
-    /// transaction, whose COMMIT then fails with 40001 OC000.
+    /// transaction, whose COMMIT then fails with 40001 OC000. <see cref="RestartWith"/>: the statement was the first of
+    /// its transaction and ran without a savepoint; the recovery rolls the transaction back and opens it again with this
+    /// BEGIN instead.
     /// </summary>
-    private sealed class ConflictGuard(ConflictReplay replay, byte[]? parameterTypes, byte[]? bindParameters)
+    private sealed class ConflictGuard(ConflictReplay replay, byte[]? parameterTypes, byte[]? bindParameters, string? restartWith)
     {
+        public string? RestartWith { get; } = restartWith;
         public ConflictReplay Replay { get; } = replay;
         public byte[]? ParameterTypes { get; } = parameterTypes;
         public byte[]? BindParameters { get; } = bindParameters;
@@ -73,10 +76,41 @@ internal sealed partial class ClientSession
     private PreparedDml? FindStatement(ReadOnlySpan<byte> name) =>
         _namedStatements is not null && _namedStatements.TryGetValue(Encoding.UTF8.GetString(name), out var dml) ? dml : null;
 
+    /// <summary>
+    /// Protects a DML statement of an explicit transaction so that a conflict it loses can be answered at COMMIT. The
+    /// first statement after the BEGIN needs no savepoint (the recovery opens the transaction again, which has nothing
+    /// to lose); any later one gets a savepoint to roll back to. Saving the savepoint matters: it is a subtransaction
+    /// on the backend, and single-statement transactions are the common case.
+    /// </summary>
+    private void ProtectStatement(PgMessageWriter writer)
+    {
+        if (_freshBegin is { } begin)
+        {
+            _group.Guarded = true;
+            _group.RestartWith = begin;
+            return;
+        }
+        InjectSavepoint(writer);
+    }
+
+    /// <summary>The text of a query that is exactly one BEGIN / START TRANSACTION, or null.</summary>
+    private string? LoneBegin(string sql)
+    {
+        string? begin = null;
+        foreach (var statement in _rewriter.Statements)
+        {
+            if (statement.Kind == StatementKind.Empty) continue;
+            if (begin is not null || statement.Kind != StatementKind.Begin) return null;
+            begin = statement.GetText(sql);
+        }
+        return begin;
+    }
+
     /// <summary>Takes the savepoint a conflicting statement is rolled back to; its answers are filtered out.</summary>
     private void InjectSavepoint(PgMessageWriter writer)
     {
         _groups.Enqueue(new RequestGroup(GroupKind.Injected, _services.Clock.GetUtcNow().UtcTicks));
+        _services.Conflicts.CountSavepoint();
         writer.BeginMessage(PgConstants.Query);
         writer.WriteCString("SAVEPOINT " + ConflictSavepoint);
         writer.EndMessage();
@@ -107,7 +141,13 @@ internal sealed partial class ClientSession
         try
         {
             _groups.Enqueue(new RequestGroup(GroupKind.Recovery, _services.Clock.GetUtcNow().UtcTicks, guard));
-            WriteUnnamedStatement(writer, "ROLLBACK TO SAVEPOINT " + ConflictSavepoint, null, null);
+            if (guard.RestartWith is { } begin)
+            {
+                // The statement was the transaction's first: nothing else is lost by starting it again.
+                WriteUnnamedStatement(writer, "ROLLBACK", null, null);
+                WriteUnnamedStatement(writer, begin, null, null);
+            }
+            else WriteUnnamedStatement(writer, "ROLLBACK TO SAVEPOINT " + ConflictSavepoint, null, null);
             if (guard.Replay.CountSql is { } countSql) WriteUnnamedStatement(writer, countSql, guard.ParameterTypes, guard.BindParameters);
             writer.BeginMessage(PgConstants.Sync);
             writer.EndMessage();

@@ -54,6 +54,7 @@ internal sealed partial class ClientSession
 
     // Conflicts at COMMIT: statements the client prepared, and the state of a transaction that lost a conflict.
     private const string ConflictSavepoint = "dsql_emulator_conflict";
+    private string? _freshBegin; // the BEGIN that opened the transaction, while nothing else has run in it
     private PreparedDml? _unnamedStatement;
     private Dictionary<string, PreparedDml>? _namedStatements;
     private volatile bool _doomed;
@@ -112,12 +113,13 @@ internal sealed partial class ClientSession
         public PreparedDml? BoundStatement;
         public byte[]? BindParameters;
         public ConflictReplay? QueryReplay;
+        public string? RestartWith;
 
         /// <summary>Starts a new group (the object is reused: one per session, no allocation per request).</summary>
         public void Reset()
         {
             (First, Ddl, Guarded, Flushed, Binds, Executes) = (true, false, false, false, 0, 0);
-            (BindPortal, ExecutePortal, BoundStatement, BindParameters, QueryReplay) = (null, null, null, null, null);
+            (BindPortal, ExecutePortal, BoundStatement, BindParameters, QueryReplay, RestartWith) = (null, null, null, null, null, null);
         }
     }
 
@@ -220,11 +222,13 @@ internal sealed partial class ClientSession
                     StartGroupIfNeeded();
                     if (_group.Guarded) NoteExecute(message);
                     _group.First = false;
+                    _freshBegin = null;
                     writer.WriteRaw(message.Raw.Span);
                     break;
                 case PgConstants.Sync:
                 case PgConstants.FunctionCall:
                     StartGroupIfNeeded();
+                    if (message.Type == PgConstants.FunctionCall) _freshBegin = null;
                     writer.WriteRaw(message.Raw.Span);
                     guard = EndGroup();
                     break;
@@ -324,10 +328,10 @@ internal sealed partial class ClientSession
         ConflictGuard? guard = null;
         if (group.Guarded)
         {
-            if (group.QueryReplay is { } replay) guard = new ConflictGuard(replay, null, null);
+            if (group.QueryReplay is { } replay) guard = new ConflictGuard(replay, null, null, group.RestartWith);
             else if (group.Binds == 1 && group.Executes == 1 && !group.Flushed && group.BoundStatement?.Replay is { } bound
                      && string.Equals(group.BindPortal, group.ExecutePortal, StringComparison.Ordinal))
-                guard = new ConflictGuard(bound, group.BoundStatement.ParameterTypes, group.BindParameters);
+                guard = new ConflictGuard(bound, group.BoundStatement.ParameterTypes, group.BindParameters, group.RestartWith);
         }
         _groups.Enqueue(new RequestGroup(GroupKind.Client, _services.Clock.GetUtcNow().UtcTicks, guard, Ddl: group.Ddl));
         _rewriter.TransactionRules.EndRequestGroup();
@@ -338,12 +342,14 @@ internal sealed partial class ClientSession
     {
         var body = message.Body;
         string sql = Encoding.UTF8.GetString(body[..^1]);
+        bool idleBefore = _groups.IsEmpty && _status == StatusIdle && !_rewriter.TransactionRules.InExplicitTransaction;
         string? rewritten = Rewrite(sql, extendedProtocol: false, out var dml);
         if (dml?.Replay is { } replay && _rewriter.TransactionRules.InExplicitTransaction)
         {
-            InjectSavepoint(writer);
+            ProtectStatement(writer);
             _group.QueryReplay = replay;
         }
+        _freshBegin = idleBefore && rewritten is null ? LoneBegin(sql) : null;
         if (rewritten is null)
         {
             writer.WriteRaw(message.Raw.Span);
@@ -371,7 +377,7 @@ internal sealed partial class ClientSession
         var parameterTypes = body[(nameEnd + 1 + queryEnd + 1)..];
         if (dml is not null) dml.ParameterTypes = parameterTypes.ToArray();
         RememberStatement(body[..nameEnd], dml);
-        if (_group.First && dml?.Replay is not null && _rewriter.TransactionRules.InExplicitTransaction) InjectSavepoint(writer);
+        if (_group.First && dml?.Replay is not null && _rewriter.TransactionRules.InExplicitTransaction) ProtectStatement(writer);
         _group.First = false;
         if (rewritten is null)
         {
@@ -395,7 +401,7 @@ internal sealed partial class ClientSession
             var statementName = body.Slice(portalEnd + 1, statementEnd);
             // A savepoint sent as a simple Query would drop the unnamed statement this Bind is about to use.
             var statement = statementName.IsEmpty ? (_group.First ? null : _unnamedStatement) : FindStatement(statementName);
-            if (_group.First && statement?.Replay is not null) InjectSavepoint(writer);
+            if (_group.First && statement?.Replay is not null) ProtectStatement(writer);
             if (_group.Guarded)
             {
                 _group.Binds++;

@@ -10,6 +10,7 @@ public sealed class ConflictStatistics
     private long _atStatement;
     private long _autocommit;
     private long _schemaChanged;
+    private long _savepoints;
 
     /// <summary>Conflicts reported as 40001 OC000 at COMMIT, as DSQL does.</summary>
     public long AtCommit => Interlocked.Read(ref _atCommit);
@@ -26,11 +27,19 @@ public sealed class ConflictStatistics
     /// <summary>Transactions failed with 40001 OC001 because a table they used changed shape under them.</summary>
     public long SchemaChanged => Interlocked.Read(ref _schemaChanged);
 
+    /// <summary>
+    /// Internal savepoints taken to protect a DML statement inside an explicit transaction. The first statement after
+    /// a BEGIN sent as a simple query needs none; each later DML statement takes one, which costs a subtransaction on
+    /// the backend.
+    /// </summary>
+    public long Savepoints => Interlocked.Read(ref _savepoints);
+
+    internal void CountSavepoint() => Interlocked.Increment(ref _savepoints);
     internal void CountAtCommit() => Interlocked.Increment(ref _atCommit);
     internal void CountAtStatement() => Interlocked.Increment(ref _atStatement);
     internal void CountAutocommit() => Interlocked.Increment(ref _autocommit);
     internal void CountSchemaChanged() => Interlocked.Increment(ref _schemaChanged);
 
     /// <inheritdoc />
-    public override string ToString() => $"at commit {AtCommit}, at statement {AtStatement}, autocommit {InAutocommit}, schema changed {SchemaChanged}";
+    public override string ToString() => $"at commit {AtCommit}, at statement {AtStatement}, autocommit {InAutocommit}, schema changed {SchemaChanged}, savepoints {Savepoints}";
 }
