@@ -58,6 +58,10 @@ public sealed class TransactionTests(BackendFixture backend)
         var totals = (await check.QueryAsync<long>($"SELECT n FROM {table} ORDER BY id")).ToList();
         Assert.Equal([800L, 800L, 800L, 800L], totals);
         Assert.Contains(harness.Logs.Lines, l => l.Contains("Transaction conflicted", StringComparison.Ordinal)); // there was contention to survive
+        // Conflicts reached the connector at COMMIT, as on DSQL; each UPDATE was its transaction's first statement, so
+        // the emulator protected it without a savepoint (the cheap path).
+        Assert.True(harness.Emulator.ConflictStats.AtCommit > 0, harness.Emulator.ConflictStats.ToString());
+        Assert.Equal(0, harness.Emulator.ConflictStats.Savepoints);
     }
 
     [Fact]
