@@ -5,7 +5,7 @@ namespace Dsql.Connector;
 
 /// <summary>
 /// Words for <see cref="DsqlLimitExceededException"/>: the limit's value (read from the server's message when it
-/// carries one, DSQL's published default otherwise), what happened and what to do about it.
+/// carries one, DSQL's published default from <see cref="DsqlQuotas"/> otherwise), what happened and what to do about it.
 /// </summary>
 internal static partial class DsqlLimitText
 {
@@ -26,7 +26,7 @@ internal static partial class DsqlLimitText
         {
             case DsqlLimit.RowsPerTransaction:
             {
-                var rows = Count(ParseCount(serverMessage) ?? 3000);
+                var rows = Count(ParseCount(serverMessage) ?? DsqlQuotas.MaxRowsPerTransaction);
                 return new Text(
                     $"{rows} rows modified per transaction",
                     $"The transaction modified more than {rows} rows, DSQL's limit per transaction.",
@@ -34,7 +34,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.TransactionSize:
             {
-                var size = Size(ParseSize(serverMessage) ?? 10 * MiB);
+                var size = Size(ParseSize(serverMessage) ?? DsqlQuotas.MaxBytesPerTransaction);
                 return new Text(
                     $"{size} of data modified per transaction",
                     $"The transaction modified more than {size} of data, DSQL's limit per write transaction.",
@@ -42,7 +42,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.TransactionAge:
             {
-                var age = Seconds(ParseSeconds(serverMessage) ?? 300);
+                var age = Seconds(ParseSeconds(serverMessage) ?? DsqlQuotas.MaxTransactionAge.TotalSeconds);
                 return new Text(
                     $"{age} per transaction",
                     $"The transaction ran longer than {age}, DSQL's limit per transaction, and DSQL ended it.",
@@ -53,7 +53,7 @@ internal static partial class DsqlLimitText
                 var parsed = ParseCount(serverMessage);
                 var rate = parsed is { } perSecond
                     ? $"{Count(perSecond)} new connections per second per cluster"
-                    : "100 new connections per second per cluster (burst 1,000)";
+                    : $"{Count((long)DsqlQuotas.ConnectionRatePerSecond)} new connections per second per cluster (burst {Count(DsqlQuotas.ConnectionBurst)})";
                 return new Text(
                     rate,
                     $"DSQL refused the connection: the limit of {rate} was exceeded.",
@@ -62,7 +62,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.OpenConnections:
             {
-                var count = Count(ParseCount(serverMessage) ?? 10000);
+                var count = Count(ParseCount(serverMessage) ?? DsqlQuotas.MaxConnections);
                 return new Text(
                     $"{count} open connections per cluster",
                     $"DSQL refused the connection: the cluster already has {count} open connections, its limit.",
@@ -71,7 +71,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.QueryMemory:
             {
-                var size = Size(ParseSize(serverMessage) ?? 128 * MiB);
+                var size = Size(ParseSize(serverMessage) ?? DsqlQuotas.MaxQueryMemoryBytes);
                 return new Text(
                     $"{size} of memory per query",
                     $"The query needed more than {size} of memory, DSQL's limit per query.",
@@ -80,7 +80,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.RowSize:
             {
-                var size = Size(ParseSize(serverMessage) ?? 2 * MiB);
+                var size = Size(ParseSize(serverMessage) ?? DsqlQuotas.MaxRowBytes);
                 return new Text(
                     $"{size} per row",
                     $"A row was larger than {size}, DSQL's maximum row size.",
@@ -88,7 +88,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.ColumnSize:
             {
-                var size = Size(ParseSize(serverMessage) ?? MiB);
+                var size = Size(ParseSize(serverMessage) ?? DsqlQuotas.MaxColumnBytes);
                 return new Text(
                     $"{size} per column value",
                     $"A column value was larger than {size}, DSQL's maximum for a non-key column.",
@@ -96,7 +96,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.KeySize:
             {
-                var size = Size(ParseSize(serverMessage) ?? KiB);
+                var size = Size(ParseSize(serverMessage) ?? DsqlQuotas.MaxKeyBytes);
                 return new Text(
                     $"{size} per key",
                     $"A key was larger than {size}, DSQL's maximum key size (primary keys and index keys).",
@@ -105,7 +105,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.ColumnsPerTable:
             {
-                var count = Count(ParseCount(serverMessage) ?? 255);
+                var count = Count(ParseCount(serverMessage) ?? DsqlQuotas.MaxColumnsPerTable);
                 return new Text(
                     $"{count} columns per table",
                     $"The table would have more than {count} columns, DSQL's limit per table.",
@@ -113,7 +113,7 @@ internal static partial class DsqlLimitText
             }
             case DsqlLimit.ColumnsPerIndex:
             {
-                var count = Count(ParseCount(serverMessage) ?? 8);
+                var count = Count(ParseCount(serverMessage) ?? DsqlQuotas.MaxColumnsPerIndex);
                 return new Text(
                     $"{count} columns per index",
                     $"The index would have more than {count} columns, DSQL's limit per index.",

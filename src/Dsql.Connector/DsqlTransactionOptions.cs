@@ -8,10 +8,10 @@ namespace Dsql.Connector;
 public sealed class DsqlTransactionOptions
 {
     /// <summary>The transaction limit DSQL enforces: 300 seconds.</summary>
-    public static readonly TimeSpan DsqlTransactionLimit = TimeSpan.FromSeconds(300);
+    public static readonly TimeSpan DsqlTransactionLimit = DsqlQuotas.MaxTransactionAge;
 
     /// <summary>Default guard: DSQL's 300 s less 10 s, so that the connector ends a transaction before DSQL does and can say why.</summary>
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(290);
+    public static readonly TimeSpan DefaultTimeout = DsqlQuotas.DefaultTransactionTimeout;
 
     /// <summary>The defaults, shared; do not modify.</summary>
     internal static DsqlTransactionOptions Default { get; } = new();
