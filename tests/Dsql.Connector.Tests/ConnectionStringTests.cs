@@ -621,6 +621,18 @@ public sealed class ConnectionStringEnvironmentTests : IDisposable
     }
 
     [Fact]
+    public void Parsing_and_validating_read_no_environment_building_does()
+    {
+        Environment.SetEnvironmentVariable("AWS_REGION", "mars base");
+        var settings = new DsqlConnectionStringBuilder("Host=" + ConnectionStringTests.Id);
+        settings.Validate();
+        Assert.Equal(ConnectionStringTests.Id, settings.ClusterId);
+        var e = Assert.Throws<DsqlConfigurationException>(() => new DsqlDataSourceBuilder(settings).Build());
+        Assert.Equal("Region", e.Setting);
+        Assert.Contains("'mars base'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Malformed_AWS_REGION_is_named()
     {
         Environment.SetEnvironmentVariable("AWS_REGION", "mars base");
