@@ -206,6 +206,20 @@ public sealed partial class DsqlConnectionStringBuilder
         return sb.ToString();
     }
 
+    /// <summary>The descriptors designers (property grids) show: the settings only, not the computed properties.</summary>
+    /// <param name="propertyDescriptors">The descriptors by name.</param>
+    protected override void GetProperties(Hashtable propertyDescriptors)
+    {
+        base.GetProperties(propertyDescriptors);
+        foreach (var name in propertyDescriptors.Keys.Cast<string>().ToList())
+        {
+            if (DsqlKeywords.Find(name) is null && !_npgsqlOptions.ContainsKey(name))
+            {
+                propertyDescriptors.Remove(name);
+            }
+        }
+    }
+
     /// <summary>The value of a keyword of the table.</summary>
     internal object? ValueOf(DsqlKeyword keyword) => _values[keyword.Index];
 

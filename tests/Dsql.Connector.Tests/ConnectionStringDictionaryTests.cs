@@ -170,6 +170,19 @@ public sealed class ConnectionStringDictionaryTests
     }
 
     [Fact]
+    public void Designers_see_the_settings_and_can_read_each()
+    {
+        var b = new DsqlConnectionStringBuilder($"Host={ConnectionStringTests.Id};Max Pool Size=5;Keepalive=30");
+        var descriptors = System.ComponentModel.TypeDescriptor.GetProperties(b);
+        Assert.NotNull(descriptors.Find("Port", ignoreCase: false));
+        Assert.Null(descriptors.Find("Endpoint", ignoreCase: false));
+        foreach (System.ComponentModel.PropertyDescriptor descriptor in descriptors)
+        {
+            _ = descriptor.GetValue(b);
+        }
+    }
+
+    [Fact]
     public void Keyword_spellings_make_equivalent_builders()
     {
         var a = new DsqlConnectionStringBuilder($"Host={E};Max Pool Size=5;sslmode=verify-full");
