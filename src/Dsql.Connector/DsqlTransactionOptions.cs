@@ -55,6 +55,6 @@ public sealed class DsqlTransactionOptions
         if (MaxDelay < BaseDelay)
             throw new DsqlConfigurationException(nameof(MaxDelay), $"DsqlTransactionOptions.MaxDelay '{MaxDelay.TotalMilliseconds:0.###} ms' must be at least BaseDelay ({BaseDelay.TotalMilliseconds:0.###} ms).");
         if (Timeout <= TimeSpan.Zero || Timeout > DsqlTransactionLimit)
-            throw new DsqlConfigurationException(nameof(Timeout), $"DsqlTransactionOptions.Timeout '{Timeout.TotalSeconds:0.###} s' must be above zero and at most DSQL's transaction limit of 300 s.");
+            throw new DsqlConfigurationException(nameof(Timeout), $"DsqlTransactionOptions.Timeout '{Timeout.TotalSeconds:0.###} s' must be above zero and at most DSQL's transaction limit of {DsqlQuotas.MaxTransactionAge.TotalSeconds:0} s.");
     }
 }
