@@ -325,7 +325,7 @@ public sealed partial class DsqlConnectionStringBuilder : DbConnectionStringBuil
     }
 
     /// <summary>The name of the setting (as in <see cref="DsqlConfigurationException.Setting"/>) a keyword sets, or null for keywords unknown here.</summary>
-    internal static string? SettingOfKeyword(string keyword) => DsqlKeywords.Find(keyword)?.Property;
+    internal static string? SettingOfKeyword(string keyword) => DsqlKeywords.SettingOf(keyword);
 
     /// <summary>
     /// Every problem of the settings (not only the first), for reports that list them all; unlike

@@ -229,5 +229,5 @@ internal static class DsqlConnectionStringParser
             : (hostPort[..colon], hostPort[(colon + 1)..]);
     }
 
-    private static string SettingOf(string key) => DsqlKeywords.Find(key)?.Property ?? key;
+    private static string SettingOf(string key) => DsqlKeywords.SettingOf(key) ?? key;
 }

@@ -171,6 +171,9 @@ internal static class DsqlKeywords
     /// <summary>The DSQL keyword any spelling stands for (case, spaces and underscores ignored), or null.</summary>
     public static DsqlKeyword? Find(string keyword) => ByName.GetValueOrDefault(Normalize(keyword));
 
+    /// <summary>The setting (property) name a keyword stands for, refused ones included, or null when unknown here.</summary>
+    public static string? SettingOf(string keyword) => Find(keyword)?.Property ?? FindRefused(keyword)?.Property;
+
     /// <summary>The refusal of a keyword that cannot be used with DSQL, or null.</summary>
     public static DsqlRefusedKeyword? FindRefused(string keyword) => RefusedByName.GetValueOrDefault(Normalize(keyword));
 

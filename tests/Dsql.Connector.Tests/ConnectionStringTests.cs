@@ -333,6 +333,8 @@ public class ConnectionStringTests
     [InlineData("Application Name='unterminated", "ApplicationName", "never closed")]
     [InlineData("Application Name='x' y", "ApplicationName", "after its closing quote")]
     [InlineData("JustAKeyword", "JustAKeyword", "'JustAKeyword'")]
+    [InlineData("PWD", "Password", "no value")]
+    [InlineData("Max Pool Size", "MaxPoolSize", "no value")]
     [InlineData("SSL Mode=Disable;Allow Insecure Tls=true;SSL Negotiation=direct", "SslNegotiation", "'Direct'", "'Disable'")]
     public void Invalid_settings_name_the_setting_and_the_value(string settings, string setting, params string[] contains)
     {
