@@ -87,8 +87,8 @@ public sealed class DsqlDataSourceBuilder
     {
         var settings = Settings;
         settings.Validate();
-        string endpoint = settings.Endpoint;
-        string region = settings.ResolveRegion();
+        // The one place the Region is resolved (environment, AWS profile): the settings' getters read neither.
+        var (endpoint, region) = DsqlRegionResolver.ResolveEndpoint(settings);
         var logger = _loggerFactory.CreateLogger("Dsql.Connector");
 
         var credentials = _credentials ?? DsqlCredentials.Resolve(settings.Profile);
@@ -96,11 +96,11 @@ public sealed class DsqlDataSourceBuilder
         var pacer = ConnectRateLimiters.For(endpoint, settings.ConnectionRatePerSecond, settings.ConnectionBurst);
         var lifetime = settings.ConnectionLifetime ?? MaxConnectionLifetime - TimeSpan.FromSeconds(Random.Shared.Next(0, (int)LifetimeSpread.TotalSeconds + 1));
 
-        var npgsql = new NpgsqlDataSourceBuilder(NpgsqlConnectionString(settings, lifetime));
+        var npgsql = new NpgsqlDataSourceBuilder(NpgsqlConnectionString(settings, endpoint, lifetime));
         npgsql.UseLoggerFactory(_loggerFactory);
         foreach (var configure in _npgsqlConfigurations) configure(npgsql);
         // Re-applied after the user's callbacks: these are the connector's invariants.
-        ApplyInvariants(npgsql, settings, lifetime);
+        ApplyInvariants(npgsql, settings, endpoint, lifetime);
         bool insecure = settings.AllowInsecureTls && npgsql.ConnectionStringBuilder.SslMode != SslMode.VerifyFull;
         if (insecure) Log.InsecureTls(logger, endpoint, npgsql.ConnectionStringBuilder.SslMode.ToString());
 
@@ -117,11 +117,11 @@ public sealed class DsqlDataSourceBuilder
     internal static string DefaultApplicationName { get; } =
         "Dsql.Connector/" + (typeof(DsqlDataSourceBuilder).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0");
 
-    private static string NpgsqlConnectionString(DsqlConnectionStringBuilder settings, TimeSpan lifetime)
+    private static string NpgsqlConnectionString(DsqlConnectionStringBuilder settings, string endpoint, TimeSpan lifetime)
     {
         var builder = new NpgsqlConnectionStringBuilder();
         foreach (var (key, value) in settings.NpgsqlOptions) builder[key] = value;
-        builder.Host = settings.HostAddress ?? settings.Endpoint;
+        builder.Host = settings.HostAddress ?? endpoint;
         builder.Port = settings.Port;
         builder.Database = settings.Database;
         builder.Username = settings.Username;
@@ -137,10 +137,10 @@ public sealed class DsqlDataSourceBuilder
         return builder.ConnectionString;
     }
 
-    private static void ApplyInvariants(NpgsqlDataSourceBuilder npgsql, DsqlConnectionStringBuilder settings, TimeSpan lifetime)
+    private static void ApplyInvariants(NpgsqlDataSourceBuilder npgsql, DsqlConnectionStringBuilder settings, string endpoint, TimeSpan lifetime)
     {
         var builder = npgsql.ConnectionStringBuilder;
-        builder.Host = settings.HostAddress ?? settings.Endpoint;
+        builder.Host = settings.HostAddress ?? endpoint;
         builder.Port = settings.Port;
         builder.Database = settings.Database;
         builder.Password = null;
@@ -154,7 +154,6 @@ public sealed class DsqlDataSourceBuilder
         // A refused startup must not be tried a second time behind the caller's back (it costs a connect).
         builder.GssEncryptionMode = GssEncryptionMode.Disable;
         builder.ConnectionLifetime = (int)lifetime.TotalSeconds;
-        string endpoint = settings.Endpoint;
         bool tunnelled = settings.HostAddress is not null;
         npgsql.UseSslClientAuthenticationOptionsCallback(options =>
         {

@@ -5,7 +5,7 @@ namespace Dsql.Connector;
 
 /// <summary>
 /// Words for <see cref="DsqlLimitExceededException"/>: the limit's value (read from the server's message when it
-/// carries one, DSQL's published default otherwise), what happened and what to do about it.
+/// carries one, DSQL's published default from <see cref="DsqlQuotas"/> otherwise), what happened and what to do about it.
 /// </summary>
 internal static partial class DsqlLimitText
 {
@@ -19,113 +19,96 @@ internal static partial class DsqlLimitText
     /// <param name="Advice">What to do, one or two sentences.</param>
     internal readonly record struct Text(string Description, string What, string Advice);
 
+    /// <summary>How a limit's value is measured, and so read from the server's message and written.</summary>
+    private enum Measure
+    {
+        Count,
+        Bytes,
+        Seconds,
+    }
+
+    /// <summary>The words of one limit; <c>{0}</c> stands for its value.</summary>
+    private sealed record Words(Measure Measure, double Default, string Description, string What, string Advice);
+
+    private const string StoreElsewhere =
+        "Store large values elsewhere (for example in Amazon S3) and keep only a reference to them in the row.";
+
+    private static readonly Dictionary<DsqlLimit, Words> Table = new()
+    {
+        [DsqlLimit.RowsPerTransaction] = new(Measure.Count, DsqlQuotas.MaxRowsPerTransaction,
+            "{0} rows modified per transaction",
+            "The transaction modified more than {0} rows, DSQL's limit per transaction.",
+            "Write in batches of at most {0} rows, each in its own transaction."),
+        [DsqlLimit.TransactionSize] = new(Measure.Bytes, DsqlQuotas.MaxBytesPerTransaction,
+            "{0} of data modified per transaction",
+            "The transaction modified more than {0} of data, DSQL's limit per write transaction.",
+            "Write in batches that each modify less than {0}, each in its own transaction."),
+        [DsqlLimit.TransactionAge] = new(Measure.Seconds, DsqlQuotas.MaxTransactionAge.TotalSeconds,
+            "{0} per transaction",
+            "The transaction ran longer than {0}, DSQL's limit per transaction, and DSQL ended it.",
+            "Keep transactions short: split long work into several transactions that each finish well within {0}."),
+        [DsqlLimit.OpenConnections] = new(Measure.Count, DsqlQuotas.MaxConnections,
+            "{0} open connections per cluster",
+            "DSQL refused the connection: the cluster already has {0} open connections, its limit.",
+            "Lower Maximum Pool Size so that the pools of all application instances together stay under {0} " +
+            "connections per cluster."),
+        [DsqlLimit.QueryMemory] = new(Measure.Bytes, DsqlQuotas.MaxQueryMemoryBytes,
+            "{0} of memory per query",
+            "The query needed more than {0} of memory, DSQL's limit per query.",
+            "Narrow the query: select fewer rows or columns, add a filter or an index so that it avoids large " +
+            "sorts, hashes and aggregates, or paginate the results."),
+        [DsqlLimit.RowSize] = new(Measure.Bytes, DsqlQuotas.MaxRowBytes,
+            "{0} per row", "A row was larger than {0}, DSQL's maximum row size.", StoreElsewhere),
+        [DsqlLimit.ColumnSize] = new(Measure.Bytes, DsqlQuotas.MaxColumnBytes,
+            "{0} per column value", "A column value was larger than {0}, DSQL's maximum for a non-key column.", StoreElsewhere),
+        [DsqlLimit.KeySize] = new(Measure.Bytes, DsqlQuotas.MaxKeyBytes,
+            "{0} per key",
+            "A key was larger than {0}, DSQL's maximum key size (primary keys and index keys).",
+            "Use shorter keys: store large values elsewhere (for example in Amazon S3) and reference them, or key " +
+            "on a generated id or a hash of the value."),
+        [DsqlLimit.ColumnsPerTable] = new(Measure.Count, DsqlQuotas.MaxColumnsPerTable,
+            "{0} columns per table",
+            "The table would have more than {0} columns, DSQL's limit per table.",
+            "Use fewer columns, or split the table into several tables that share a key."),
+        [DsqlLimit.ColumnsPerIndex] = new(Measure.Count, DsqlQuotas.MaxColumnsPerIndex,
+            "{0} columns per index",
+            "The index would have more than {0} columns, DSQL's limit per index.",
+            "Use at most {0} columns per index."),
+    };
+
     internal static Text Describe(DsqlLimit limit, string serverMessage)
     {
         serverMessage ??= "";
-        switch (limit)
+        if (limit == DsqlLimit.ConnectionRate)
         {
-            case DsqlLimit.RowsPerTransaction:
-            {
-                var rows = Count(ParseCount(serverMessage) ?? 3000);
-                return new Text(
-                    $"{rows} rows modified per transaction",
-                    $"The transaction modified more than {rows} rows, DSQL's limit per transaction.",
-                    $"Write in batches of at most {rows} rows, each in its own transaction.");
-            }
-            case DsqlLimit.TransactionSize:
-            {
-                var size = Size(ParseSize(serverMessage) ?? 10 * MiB);
-                return new Text(
-                    $"{size} of data modified per transaction",
-                    $"The transaction modified more than {size} of data, DSQL's limit per write transaction.",
-                    $"Write in batches that each modify less than {size}, each in its own transaction.");
-            }
-            case DsqlLimit.TransactionAge:
-            {
-                var age = Seconds(ParseSeconds(serverMessage) ?? 300);
-                return new Text(
-                    $"{age} per transaction",
-                    $"The transaction ran longer than {age}, DSQL's limit per transaction, and DSQL ended it.",
-                    $"Keep transactions short: split long work into several transactions that each finish well within {age}.");
-            }
-            case DsqlLimit.ConnectionRate:
-            {
-                var parsed = ParseCount(serverMessage);
-                var rate = parsed is { } perSecond
-                    ? $"{Count(perSecond)} new connections per second per cluster"
-                    : "100 new connections per second per cluster (burst 1,000)";
-                return new Text(
-                    rate,
-                    $"DSQL refused the connection: the limit of {rate} was exceeded.",
-                    "The connector paces and retries connects; if this still surfaces, lower Connection Rate Per Second " +
-                    "or spread out the start-up of your application instances.");
-            }
-            case DsqlLimit.OpenConnections:
-            {
-                var count = Count(ParseCount(serverMessage) ?? 10000);
-                return new Text(
-                    $"{count} open connections per cluster",
-                    $"DSQL refused the connection: the cluster already has {count} open connections, its limit.",
-                    $"Lower Maximum Pool Size so that the pools of all application instances together stay under {count} " +
-                    "connections per cluster.");
-            }
-            case DsqlLimit.QueryMemory:
-            {
-                var size = Size(ParseSize(serverMessage) ?? 128 * MiB);
-                return new Text(
-                    $"{size} of memory per query",
-                    $"The query needed more than {size} of memory, DSQL's limit per query.",
-                    "Narrow the query: select fewer rows or columns, add a filter or an index so that it avoids large " +
-                    "sorts, hashes and aggregates, or paginate the results.");
-            }
-            case DsqlLimit.RowSize:
-            {
-                var size = Size(ParseSize(serverMessage) ?? 2 * MiB);
-                return new Text(
-                    $"{size} per row",
-                    $"A row was larger than {size}, DSQL's maximum row size.",
-                    "Store large values elsewhere (for example in Amazon S3) and keep only a reference to them in the row.");
-            }
-            case DsqlLimit.ColumnSize:
-            {
-                var size = Size(ParseSize(serverMessage) ?? MiB);
-                return new Text(
-                    $"{size} per column value",
-                    $"A column value was larger than {size}, DSQL's maximum for a non-key column.",
-                    "Store large values elsewhere (for example in Amazon S3) and keep only a reference to them in the row.");
-            }
-            case DsqlLimit.KeySize:
-            {
-                var size = Size(ParseSize(serverMessage) ?? KiB);
-                return new Text(
-                    $"{size} per key",
-                    $"A key was larger than {size}, DSQL's maximum key size (primary keys and index keys).",
-                    "Use shorter keys: store large values elsewhere (for example in Amazon S3) and reference them, or key " +
-                    "on a generated id or a hash of the value.");
-            }
-            case DsqlLimit.ColumnsPerTable:
-            {
-                var count = Count(ParseCount(serverMessage) ?? 255);
-                return new Text(
-                    $"{count} columns per table",
-                    $"The table would have more than {count} columns, DSQL's limit per table.",
-                    "Use fewer columns, or split the table into several tables that share a key.");
-            }
-            case DsqlLimit.ColumnsPerIndex:
-            {
-                var count = Count(ParseCount(serverMessage) ?? 8);
-                return new Text(
-                    $"{count} columns per index",
-                    $"The index would have more than {count} columns, DSQL's limit per index.",
-                    $"Use at most {count} columns per index.");
-            }
-            default:
-                return new Text(
-                    "a DSQL quota (see the server's message)",
-                    "The statement ran into a DSQL limit.",
-                    "See DSQL's quotas and limits, and make the statement or the transaction smaller.");
+            var rate = ParseCount(serverMessage) is { } perSecond
+                ? $"{Count(perSecond)} new connections per second per cluster"
+                : $"{Count((long)DsqlQuotas.ConnectionRatePerSecond)} new connections per second per cluster (burst {Count(DsqlQuotas.ConnectionBurst)})";
+            return new Text(
+                rate,
+                $"DSQL refused the connection: the limit of {rate} was exceeded.",
+                "The connector paces and retries connects; if this still surfaces, lower Connection Rate Per Second " +
+                "or spread out the start-up of your application instances.");
         }
+
+        if (!Table.TryGetValue(limit, out var words))
+        {
+            return new Text(
+                "a DSQL quota (see the server's message)",
+                "The statement ran into a DSQL limit.",
+                "See DSQL's quotas and limits, and make the statement or the transaction smaller.");
+        }
+
+        var value = words.Measure switch
+        {
+            Measure.Count => Count(ParseCount(serverMessage) ?? (long)words.Default),
+            Measure.Bytes => Size(ParseSize(serverMessage) ?? (long)words.Default),
+            _ => Seconds(ParseSeconds(serverMessage) ?? words.Default),
+        };
+        return new Text(Fill(words.Description, value), Fill(words.What, value), Fill(words.Advice, value));
     }
+
+    private static string Fill(string template, string value) => template.Replace("{0}", value, StringComparison.Ordinal);
 
     /// <summary>A count after "limit (of)", "at most", "more than" or "maximum (of)", e.g. "at most 1600 columns".</summary>
     internal static long? ParseCount(string message)
@@ -142,16 +125,11 @@ internal static partial class DsqlLimitText
     /// <summary>A size with a unit, e.g. "10mb" or "2 MiB", in bytes (kb/mb/gb are read as binary units).</summary>
     internal static long? ParseSize(string message)
     {
-        var match = SizePattern().Match(message);
-        if (!match.Success
-            || !decimal.TryParse(match.Groups["n"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture,
-                out var value)
-            || value <= 0)
+        if (NumberWithUnit(SizePattern(), message) is not var (value, unit))
         {
             return null;
         }
 
-        var unit = match.Groups["u"].Value.ToLowerInvariant();
         decimal multiplier = unit[0] switch
         {
             'k' => KiB,
@@ -166,22 +144,28 @@ internal static partial class DsqlLimitText
     /// <summary>A duration with a unit, e.g. "300s" or "5 minutes", in seconds.</summary>
     internal static double? ParseSeconds(string message)
     {
-        var match = TimePattern().Match(message);
-        if (!match.Success
-            || !double.TryParse(match.Groups["n"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture,
-                out var value)
-            || value <= 0)
+        if (NumberWithUnit(TimePattern(), message) is not var (value, unit))
         {
             return null;
         }
 
-        var unit = match.Groups["u"].Value.ToLowerInvariant();
         return unit switch
         {
-            "ms" or "millisecond" or "milliseconds" => value / 1000,
-            "min" or "mins" or "minute" or "minutes" => value * 60,
-            _ => value,
+            "ms" or "millisecond" or "milliseconds" => (double)value / 1000,
+            "min" or "mins" or "minute" or "minutes" => (double)value * 60,
+            _ => (double)value,
         };
+    }
+
+    /// <summary>The positive number (group <c>n</c>) and lower-cased unit (group <c>u</c>) the pattern finds, or null.</summary>
+    private static (decimal Value, string Unit)? NumberWithUnit(Regex pattern, string message)
+    {
+        var match = pattern.Match(message);
+        return match.Success
+               && decimal.TryParse(match.Groups["n"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+               && value > 0
+            ? (value, match.Groups["u"].Value.ToLowerInvariant())
+            : null;
     }
 
     internal static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

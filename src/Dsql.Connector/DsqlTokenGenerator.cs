@@ -19,13 +19,13 @@ namespace Dsql.Connector;
 public sealed partial class DsqlTokenGenerator
 {
     /// <summary>The lifetime used when none is given: 900 seconds (15 minutes), as in the AWS SDKs.</summary>
-    public static readonly TimeSpan DefaultExpiry = TimeSpan.FromSeconds(900);
+    public static readonly TimeSpan DefaultExpiry = DsqlQuotas.DefaultTokenLifetime;
 
     /// <summary>The shortest lifetime a token can be signed with: 1 second.</summary>
     public static readonly TimeSpan MinimumExpiry = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest lifetime SigV4 allows for a presigned request: 604,800 seconds (7 days).</summary>
-    public static readonly TimeSpan MaximumExpiry = TimeSpan.FromSeconds(604_800);
+    public static readonly TimeSpan MaximumExpiry = DsqlQuotas.MaxTokenLifetime;
 
     private const string Algorithm = "AWS4-HMAC-SHA256";
     private const string Service = "dsql";

@@ -8,10 +8,10 @@ namespace Dsql.Connector;
 public sealed class DsqlTransactionOptions
 {
     /// <summary>The transaction limit DSQL enforces: 300 seconds.</summary>
-    public static readonly TimeSpan DsqlTransactionLimit = TimeSpan.FromSeconds(300);
+    public static readonly TimeSpan DsqlTransactionLimit = DsqlQuotas.MaxTransactionAge;
 
     /// <summary>Default guard: DSQL's 300 s less 10 s, so that the connector ends a transaction before DSQL does and can say why.</summary>
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(290);
+    public static readonly TimeSpan DefaultTimeout = DsqlQuotas.DefaultTransactionTimeout;
 
     /// <summary>The defaults, shared; do not modify.</summary>
     internal static DsqlTransactionOptions Default { get; } = new();
@@ -55,6 +55,6 @@ public sealed class DsqlTransactionOptions
         if (MaxDelay < BaseDelay)
             throw new DsqlConfigurationException(nameof(MaxDelay), $"DsqlTransactionOptions.MaxDelay '{MaxDelay.TotalMilliseconds:0.###} ms' must be at least BaseDelay ({BaseDelay.TotalMilliseconds:0.###} ms).");
         if (Timeout <= TimeSpan.Zero || Timeout > DsqlTransactionLimit)
-            throw new DsqlConfigurationException(nameof(Timeout), $"DsqlTransactionOptions.Timeout '{Timeout.TotalSeconds:0.###} s' must be above zero and at most DSQL's transaction limit of 300 s.");
+            throw new DsqlConfigurationException(nameof(Timeout), $"DsqlTransactionOptions.Timeout '{Timeout.TotalSeconds:0.###} s' must be above zero and at most DSQL's transaction limit of {DsqlQuotas.MaxTransactionAge.TotalSeconds:0} s.");
     }
 }

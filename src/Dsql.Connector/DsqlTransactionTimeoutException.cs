@@ -24,7 +24,7 @@ public sealed class DsqlTransactionTimeoutException : NpgsqlException
 
     private static string BuildMessage(TimeSpan elapsed, TimeSpan limit)
         => $"The transaction ran {Seconds(elapsed)} s, past its limit of {Seconds(limit)} s " +
-           "(DsqlTransactionOptions.Timeout; DSQL ends transactions after 300 s). It was rolled back and nothing was " +
+           $"(DsqlTransactionOptions.Timeout; DSQL ends transactions after {DsqlQuotas.MaxTransactionAge.TotalSeconds:0} s). It was rolled back and nothing was " +
            "committed. Make the transaction shorter, split it, or pass the CancellationToken your delegate receives " +
            "to every command so it can be stopped.";
 

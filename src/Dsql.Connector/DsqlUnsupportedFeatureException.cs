@@ -80,7 +80,7 @@ public sealed partial class DsqlUnsupportedFeatureException : NpgsqlException
 
         if (Has(m, "truncate"))
         {
-            return "DELETE the rows in batches of at most 3,000 rows (one transaction each), or drop and recreate the table.";
+            return $"DELETE the rows in batches of at most {DsqlLimitText.Count(DsqlQuotas.MaxRowsPerTransaction)} rows (one transaction each), or drop and recreate the table.";
         }
 
         if (Has(m, "temporary") || Has(m, "temp table") || Has(m, "unlogged"))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Reflection;
 using Npgsql;
 
 namespace Dsql.Connector.Tests;
@@ -332,6 +333,8 @@ public class ConnectionStringTests
     [InlineData("Application Name='unterminated", "ApplicationName", "never closed")]
     [InlineData("Application Name='x' y", "ApplicationName", "after its closing quote")]
     [InlineData("JustAKeyword", "JustAKeyword", "'JustAKeyword'")]
+    [InlineData("PWD", "Password", "no value")]
+    [InlineData("Max Pool Size", "MaxPoolSize", "no value")]
     [InlineData("SSL Mode=Disable;Allow Insecure Tls=true;SSL Negotiation=direct", "SslNegotiation", "'Direct'", "'Disable'")]
     public void Invalid_settings_name_the_setting_and_the_value(string settings, string setting, params string[] contains)
     {
@@ -416,7 +419,10 @@ public class ConnectionStringTests
         var first = new DsqlConnectionStringBuilder(connectionString);
         var text = first.ToString();
         var second = new DsqlConnectionStringBuilder(text);
-        foreach (var property in typeof(DsqlConnectionStringBuilder).GetProperties())
+        // The builder's own properties (the indexer and the dictionary members of DbConnectionStringBuilder aside).
+        foreach (var property in typeof(DsqlConnectionStringBuilder)
+                     .GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+                     .Where(p => p.GetIndexParameters().Length == 0))
         {
             if (property.Name == nameof(DsqlConnectionStringBuilder.NpgsqlOptions))
             {
@@ -520,7 +526,22 @@ public sealed class ConnectionStringEnvironmentTests : IDisposable
         Environment.SetEnvironmentVariable("AWS_DEFAULT_REGION", "us-west-1");
         var b = new DsqlConnectionStringBuilder("Host=" + ConnectionStringTests.Id);
         Assert.Equal("eu-north-1", b.ResolveRegion());
-        Assert.Equal($"{ConnectionStringTests.Id}.dsql.eu-north-1.on.aws", b.Endpoint);
+        using var dataSource = new DsqlDataSourceBuilder(b).Build();
+        Assert.Equal($"{ConnectionStringTests.Id}.dsql.eu-north-1.on.aws", dataSource.Endpoint);
+        Assert.Equal("eu-north-1", dataSource.Region);
+    }
+
+    [Fact]
+    public void Endpoint_getter_reads_no_environment()
+    {
+        Environment.SetEnvironmentVariable("AWS_REGION", "eu-north-1");
+        var b = new DsqlConnectionStringBuilder("Host=" + ConnectionStringTests.Id);
+        var e = Assert.Throws<DsqlConfigurationException>(() => b.Endpoint);
+        Assert.Equal("Region", e.Setting);
+        Assert.Contains("ResolveRegion()", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Set Region", e.Message, StringComparison.Ordinal);
+        b.Region = "eu-west-3";
+        Assert.Equal($"{ConnectionStringTests.Id}.dsql.eu-west-3.on.aws", b.Endpoint);
     }
 
     [Fact]
@@ -587,13 +608,30 @@ public sealed class ConnectionStringEnvironmentTests : IDisposable
     }
 
     [Fact]
-    public void Cluster_id_without_any_region_fails_to_parse()
+    public void Cluster_id_without_any_region_parses_and_fails_to_build()
     {
         // A profile name that no configuration on any machine defines, so the real AWS profile chain finds nothing.
-        var e = ConnectionStringTests.Fails(
-            $"Host={ConnectionStringTests.Id};Profile=dsql-connector-tests-no-such-profile-7f3c",
-            "Region", "dsql-connector-tests-no-such-profile-7f3c", "AWS_REGION");
-        Assert.Contains(ConnectionStringTests.Id, e.Message, StringComparison.Ordinal);
+        // Parsing reads no environment and no AWS config file; building resolves the Region and explains every source.
+        var builder = new DsqlDataSourceBuilder(
+            $"Host={ConnectionStringTests.Id};Profile=dsql-connector-tests-no-such-profile-7f3c");
+        var e = Assert.Throws<DsqlConfigurationException>(() => builder.Build());
+        Assert.Equal("Region", e.Setting);
+        foreach (var text in new[] { ConnectionStringTests.Id, "dsql-connector-tests-no-such-profile-7f3c", "AWS_REGION" })
+        {
+            Assert.Contains(text, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Parsing_and_validating_read_no_environment_building_does()
+    {
+        Environment.SetEnvironmentVariable("AWS_REGION", "mars base");
+        var settings = new DsqlConnectionStringBuilder("Host=" + ConnectionStringTests.Id);
+        settings.Validate();
+        Assert.Equal(ConnectionStringTests.Id, settings.ClusterId);
+        var e = Assert.Throws<DsqlConfigurationException>(() => new DsqlDataSourceBuilder(settings).Build());
+        Assert.Equal("Region", e.Setting);
+        Assert.Contains("'mars base'", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

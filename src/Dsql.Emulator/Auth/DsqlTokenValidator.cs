@@ -24,7 +24,7 @@ internal sealed class DsqlTokenValidator
     internal const string ActionConnect = "DbConnect";
     internal const string ActionConnectAdmin = "DbConnectAdmin";
     internal const string AdminUser = "admin";
-    internal const int MaxExpiresSeconds = 604_800;
+    internal const int MaxExpiresSeconds = DsqlQuotas.MaxTokenLifetimeSeconds;
 
     /// <summary>Longest password accepted as a token (session tokens are long, but not this long).</summary>
     internal const int MaxTokenLength = 16 * 1024;
