@@ -97,7 +97,7 @@ public sealed partial class DsqlDataSource
 
     /// <summary>
     /// Runs one statement on its own (DDL such as <c>CREATE TABLE</c> or <c>CREATE INDEX ASYNC</c>, or a one-off
-    /// DML statement), retried on conflicts like <see cref="ExecuteInTransactionAsync{T}"/>. DSQL runs one DDL
+    /// DML statement), retried on conflicts and lost connections like <see cref="ExecuteInTransactionAsync{T}"/>. DSQL runs one DDL
     /// statement per transaction and never together with DML: this is the way to run it.
     /// </summary>
     /// <returns>The number of rows affected (-1 for statements that affect none).</returns>

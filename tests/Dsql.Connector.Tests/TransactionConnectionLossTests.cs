@@ -191,7 +191,7 @@ public sealed class TransactionConnectionLossTests(BackendFixture backend)
     }
 
     [Fact]
-    public async Task A_network_failure_mid_delegate_reaches_the_caller_as_npgsqls_error_not_object_disposed()
+    public async Task A_session_ended_during_a_statement_reaches_the_caller_as_npgsqls_error_not_object_disposed()
     {
         // Before the fix, the rollback after the failure read the broken transaction's Connection, and Npgsql's
         // ObjectDisposedException replaced the real error.
@@ -202,7 +202,7 @@ public sealed class TransactionConnectionLossTests(BackendFixture backend)
         var ex = await Record.ExceptionAsync(() => dataSource.ExecuteInTransactionAsync(async (connection, token) =>
         {
             await InsertAsync(connection, table, 1, 1, token);
-            // A statement cut off mid-flight: the session is closed while the server is still busy with it.
+            // The session is ended (FATAL 57P01) while the server is still busy with a statement.
             var sleeping = new NpgsqlCommand("SELECT pg_sleep(5)", connection).ExecuteNonQueryAsync(token);
             await Task.Delay(300, token);
             harness.Emulator.Faults.CloseAllSessions();
