@@ -105,10 +105,15 @@ public sealed partial class DsqlDataSource
         return activity;
     }
 
-    /// <summary>The end of one transaction call: its duration by outcome, and its activity's attempts and status.</summary>
-    private void RecordTransactionEnd(long startedTimestamp, Activity? activity, int attempts, Exception? failure, CancellationToken callerToken)
+    /// <summary>
+    /// The end of one transaction call: its duration by outcome, and its activity's attempts and status.
+    /// <c>connectionLost</c>: the call gave up because its last attempt lost its connection before COMMIT (outcome <c>connection_lost</c>).
+    /// </summary>
+    private void RecordTransactionEnd(long startedTimestamp, Activity? activity, int attempts, Exception? failure, bool connectionLost, CancellationToken callerToken)
     {
-        string outcome = failure is null ? DsqlTelemetry.Outcomes.Committed : TransactionOutcome(failure, callerToken);
+        string outcome = failure is null ? DsqlTelemetry.Outcomes.Committed
+            : connectionLost && !callerToken.IsCancellationRequested ? DsqlTelemetry.Outcomes.ConnectionLost
+            : TransactionOutcome(failure, callerToken);
         if (DsqlTelemetry.TransactionDuration.Enabled)
         {
             DsqlTelemetry.TransactionDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds,
@@ -153,13 +158,19 @@ public sealed partial class DsqlDataSource
     /// <summary>The transaction guard ended an attempt.</summary>
     private void RecordGuardTrip() => AddEndpointCount(DsqlTelemetry.TransactionGuardTrips);
 
-    /// <summary>Every attempt conflicted: the transaction was given up.</summary>
-    private void RecordRetriesExhausted() => AddEndpointCount(DsqlTelemetry.TransactionRetriesExhausted);
+    /// <summary>An attempt lost its connection before COMMIT was sent (it will run again if the budget allows).</summary>
+    private void RecordConnectionLoss() => AddEndpointCount(DsqlTelemetry.TransactionConnectionLosses);
 
-    /// <summary>A conflicted transaction is about to run again after <paramref name="delay"/>: the counter, and a "retry" event on the activity.</summary>
-    private void RecordTransactionRetry(int nextAttempt, TimeSpan delay)
+    /// <summary>The retries ran out: the transaction was given up; <paramref name="reason"/> is why its last attempt failed.</summary>
+    private void RecordRetriesExhausted(string reason) => AddEndpointCount(DsqlTelemetry.TransactionRetriesExhausted, reason);
+
+    /// <summary>
+    /// A transaction is about to run again after <paramref name="delay"/>, because of <paramref name="reason"/> (a
+    /// conflict, or a connection lost before COMMIT): the counter, and a "retry" event on the activity.
+    /// </summary>
+    private void RecordTransactionRetry(int nextAttempt, TimeSpan delay, string reason)
     {
-        AddEndpointCount(DsqlTelemetry.TransactionRetries);
+        AddEndpointCount(DsqlTelemetry.TransactionRetries, reason);
         // The retry callback runs in the caller's flow, where the transaction's activity is the current one.
         if (Activity.Current is not { IsAllDataRequested: true } activity
             || !ReferenceEquals(activity.Source, DsqlTelemetry.ActivitySource)
@@ -169,11 +180,18 @@ public sealed partial class DsqlDataSource
         {
             { DsqlTelemetry.AttemptTag, nextAttempt },
             { DsqlTelemetry.RetryDelayTag, delay.TotalSeconds },
+            { DsqlTelemetry.ReasonTag, reason },
         }));
     }
 
     private void AddEndpointCount(System.Diagnostics.Metrics.Counter<long> counter)
     {
         if (counter.Enabled) counter.Add(1, new KeyValuePair<string, object?>(DsqlTelemetry.EndpointTag, Endpoint));
+    }
+
+    private void AddEndpointCount(System.Diagnostics.Metrics.Counter<long> counter, string reason)
+    {
+        if (counter.Enabled)
+            counter.Add(1, new KeyValuePair<string, object?>(DsqlTelemetry.EndpointTag, Endpoint), new KeyValuePair<string, object?>(DsqlTelemetry.ReasonTag, reason));
     }
 }

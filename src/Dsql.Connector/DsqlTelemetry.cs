@@ -77,11 +77,14 @@ internal static class DsqlTelemetry
     public static readonly Counter<long> TransactionConflicts = Meter.CreateCounter<long>(
         "dsql.transaction.conflicts", "{conflict}", "Optimistic-concurrency conflicts (SQLSTATE 40001) seen by transaction attempts.");
 
+    public static readonly Counter<long> TransactionConnectionLosses = Meter.CreateCounter<long>(
+        "dsql.transaction.connection_losses", "{loss}", "Transaction attempts whose connection was lost before COMMIT was sent (nothing committed; run again).");
+
     public static readonly Counter<long> TransactionRetries = Meter.CreateCounter<long>(
-        "dsql.transaction.retries", "{retry}", "Transaction attempts started again after a conflict.");
+        "dsql.transaction.retries", "{retry}", "Transaction attempts started again, by reason: a conflict, or a connection lost before COMMIT.");
 
     public static readonly Counter<long> TransactionRetriesExhausted = Meter.CreateCounter<long>(
-        "dsql.transaction.retries.exhausted", "{transaction}", "Transactions given up after every attempt conflicted.");
+        "dsql.transaction.retries.exhausted", "{transaction}", "Transactions given up when the retries ran out, by the reason of the last attempt's failure.");
 
     public static readonly Counter<long> TransactionGuardTrips = Meter.CreateCounter<long>(
         "dsql.transaction.guard.trips", "{transaction}", "Transaction attempts cancelled and rolled back by the transaction guard.");
@@ -107,6 +110,13 @@ internal static class DsqlTelemetry
         public const string Other = "other";
     }
 
+    /// <summary>Values of the <c>reason</c> tag of <c>dsql.transaction.retries</c> and <c>dsql.transaction.retries.exhausted</c>.</summary>
+    public static class RetryReasons
+    {
+        public const string Conflict = "conflict";
+        public const string ConnectionLost = "connection_lost";
+    }
+
     /// <summary>Values of the <c>outcome</c> tag of <c>dsql.transaction.duration</c> and of the attempt events.</summary>
     public static class Outcomes
     {
@@ -115,6 +125,7 @@ internal static class DsqlTelemetry
         public const string ConflictExhausted = "conflict_exhausted";
         public const string Timeout = "timeout";
         public const string AmbiguousCommit = "ambiguous_commit";
+        public const string ConnectionLost = "connection_lost";
         public const string Error = "error";
         public const string Cancelled = "cancelled";
     }

@@ -17,8 +17,9 @@ public sealed class DsqlTransactionOptions
     internal static DsqlTransactionOptions Default { get; } = new();
 
     /// <summary>
-    /// Retries after the first attempt when the transaction fails with 40001 (OC000/OC001). Default 10: in the
-    /// contention benchmark (32 writers on 8 rows, docs/performance.md) no transaction gave up with the default backoff.
+    /// Retries after the first attempt when the transaction fails with 40001 (OC000/OC001) or loses its connection
+    /// before COMMIT is sent; the two share this budget. Default 10: in the contention benchmark (32 writers on 8 rows,
+    /// docs/performance.md) no transaction gave up with the default backoff.
     /// </summary>
     public int MaxRetries { get; set; } = 10;
 

@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Warning, "Transaction guard: the transaction ran {Seconds:F1} s, past its limit of {LimitSeconds:F1} s; it was cancelled and rolled back")]
     public static partial void TransactionGuardTripped(ILogger logger, double seconds, double limitSeconds);
+
+    [LoggerMessage(20, LogLevel.Information, "Transaction lost its connection before COMMIT was sent ({Reason}); nothing was committed; retry {Retry} on a fresh connection in {DelayMs:F0} ms")]
+    public static partial void TransactionConnectionLostRetry(ILogger logger, int retry, double delayMs, string reason);
 }

@@ -10,6 +10,9 @@ public sealed class EmulatorFaults
     private string? _refuseMessage;
     private long _latencyTicks;
     private TaskCompletionSource _acceptGate = CreateOpenGate();
+    private int _commitCuts;
+    private CommitCutPoint _commitCutPoint;
+    private int _commitsCut;
 
     internal EmulatorFaults(DsqlEmulator emulator) => _emulator = emulator;
 
@@ -85,6 +88,42 @@ public sealed class EmulatorFaults
 
     /// <summary>Closes up to <paramref name="count"/> open sessions (oldest first) with a FATAL 57P01 error; returns how many were closed.</summary>
     public int CloseSessions(int count) => _emulator.CloseSessions(count);
+
+    /// <summary>
+    /// Cuts the sessions that send the next <paramref name="count"/> COMMITs (a simple-query <c>COMMIT</c> or
+    /// <c>END</c> inside a transaction, as Npgsql sends it), from any session, without an error message, as a network
+    /// failure would: at <see cref="CommitCutPoint.BeforeCommit"/> the COMMIT is not forwarded and nothing is
+    /// committed; at <see cref="CommitCutPoint.AfterCommit"/> the database commits and its answer is dropped.
+    /// A later call replaces the count and the point; zero disarms.
+    /// </summary>
+    public void CutSessionsAtCommit(int count, CommitCutPoint point = CommitCutPoint.BeforeCommit)
+    {
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "count must not be negative.");
+        if (!Enum.IsDefined(point)) throw new ArgumentOutOfRangeException(nameof(point), point, "Unknown commit cut point.");
+        lock (_gate)
+        {
+            _commitCuts = count;
+            _commitCutPoint = point;
+        }
+    }
+
+    /// <summary>How many sessions have been cut at COMMIT so far (<see cref="CutSessionsAtCommit"/>).</summary>
+    public int CommitsCut
+    {
+        get { lock (_gate) return _commitsCut; }
+    }
+
+    /// <summary>Takes one armed commit cut, if any: where to cut the session that is sending a COMMIT.</summary>
+    internal CommitCutPoint? TakeCommitCut()
+    {
+        lock (_gate)
+        {
+            if (_commitCuts == 0) return null;
+            _commitCuts--;
+            _commitsCut++;
+            return _commitCutPoint;
+        }
+    }
 
     /// <summary>Moves the emulator's clock (token expiry, connection and transaction ages) by <paramref name="delta"/>.</summary>
     public void AdvanceClock(TimeSpan delta) => _emulator.Clock.Advance(delta);

@@ -58,4 +58,7 @@ internal static partial class Log
 
     [LoggerMessage(18, LogLevel.Error, "Session {SessionId} failed unexpectedly")]
     public static partial void SessionFailed(ILogger logger, Exception exception, long sessionId);
+
+    [LoggerMessage(19, LogLevel.Information, "Session {SessionId}: cut at COMMIT by fault injection ({Point})")]
+    public static partial void SessionCutAtCommit(ILogger logger, long sessionId, string point);
 }

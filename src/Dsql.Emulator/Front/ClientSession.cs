@@ -62,6 +62,9 @@ internal sealed partial class ClientSession
     private volatile string? _commitFailure; // DSQL's message for the COMMIT turned into ROLLBACK
     private long _transactionSchemaEpoch;
 
+    // Fault injection: the backend's answer to the COMMIT in flight is dropped and the session cut.
+    private volatile bool _cutOnCommitAnswer;
+
     public ClientSession(SessionServices services, EndpointListener listener, Socket socket, long id)
     {
         _services = services;
@@ -203,6 +206,16 @@ internal sealed partial class ClientSession
             {
                 case PgConstants.Query:
                     StartGroupIfNeeded();
+                    if (CommitCutDue(message.Body) is { } cut)
+                    {
+                        Log.SessionCutAtCommit(_logger, Id, cut.ToString());
+                        if (cut == CommitCutPoint.BeforeCommit)
+                        {
+                            Close(); // the COMMIT is dropped: the backend session ends and rolls the transaction back
+                            return;
+                        }
+                        _cutOnCommitAnswer = true;
+                    }
                     if (SchemaCheckDue() && IsPlainCommit(message.Body))
                         await CheckSchemaAsync(writer, cancellationToken).ConfigureAwait(false);
                     ForwardQuery(message, writer);
@@ -281,6 +294,10 @@ internal sealed partial class ClientSession
             _schemaChanged = false;
         }
     }
+
+    /// <summary>Where to cut this session, when it sends a COMMIT inside a transaction and a commit cut is armed (fault injection).</summary>
+    private CommitCutPoint? CommitCutDue(ReadOnlySpan<byte> queryBody)
+        => _rewriter.TransactionRules.InExplicitTransaction && IsPlainCommit(queryBody) ? _services.Faults.TakeCommitCut() : null;
 
     /// <summary>True when a DDL has completed since the transaction began (and nothing has doomed it already).</summary>
     private bool SchemaCheckDue() =>
@@ -496,6 +513,11 @@ internal sealed partial class ClientSession
             else if (injected)
             {
                 continue; // answers to the emulator's own statements are not the client's business
+            }
+            if (_cutOnCommitAnswer && message.Type is PgConstants.CommandComplete or PgConstants.ErrorResponse)
+            {
+                Close(); // the backend has answered the COMMIT; the client never learns how
+                return;
             }
             if (!_holdingClientLock)
             {
