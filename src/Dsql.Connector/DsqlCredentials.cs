@@ -46,16 +46,15 @@ internal static class DsqlCredentials
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             throw new DsqlCredentialsException(
-                $"The AWS profile '{profile}' (looked up in {SharedFilesDescription()}) cannot be used: {ex.Message} "
-                + "Check the profile's settings (an SSO profile needs the AWSSDK.SSO and AWSSDK.SSOOIDC packages and `aws sso login`; "
-                + "an assume-role or web-identity profile needs the AWSSDK.SecurityToken package).",
+                $"The AWS profile '{profile}' (in {SharedFiles()}) cannot be used; the AWS SDK's reason is the inner exception. "
+                + "An SSO profile needs `aws sso login`; fix the profile's settings, choose another Profile, or pass credentials with UseCredentials.",
                 ex)
             { Profile = profile };
         }
 
         throw new DsqlCredentialsException(
-            $"The AWS profile '{profile}' was not found. Searched {SharedFilesDescription()}. "
-            + $"Create it with `aws configure --profile {profile}` (or `aws configure sso --profile {profile}`), "
+            $"The AWS profile '{profile}' was not found in {SharedFiles()} (AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE choose other files). "
+            + $"Create it with `aws configure --profile {profile}` or `aws configure sso --profile {profile}`, "
             + "fix the Profile option, or pass credentials with UseCredentials.")
         { Profile = profile };
     }
@@ -78,7 +77,8 @@ internal static class DsqlCredentials
         catch (AmazonClientException ex) when (profile is not null)
         {
             throw new DsqlCredentialsException(
-                $"The AWS profile '{profile}' (from {SharedFilesDescription()}) did not yield credentials: {ex.Message}",
+                $"The AWS profile '{profile}' (in {SharedFiles()}) did not yield credentials; the AWS SDK's reason is the inner exception. "
+                + "For an SSO profile run `aws sso login`; otherwise fix the profile, choose another Profile, or pass credentials with UseCredentials.",
                 ex)
             { Profile = profile };
         }
@@ -86,20 +86,17 @@ internal static class DsqlCredentials
         return credentials;
     }
 
-    /// <summary>The text used when the default chain finds nothing: where it looked and how to fix it.</summary>
-    internal static string NoCredentialsMessage(string? sdkDetail)
-    {
-        string detail = string.IsNullOrWhiteSpace(sdkDetail) ? string.Empty : $" The AWS SDK reported: {sdkDetail.Trim()}";
-        return "No AWS credentials were found to sign Aurora DSQL authentication tokens. The AWS SDK default credential chain looked at: "
-            + "the environment variables AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN); "
-            + $"the profile named by AWS_PROFILE (or 'default') in {SharedFilesDescription()}, including SSO and assume-role profiles; "
-            + "web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN); "
-            + "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / AWS_CONTAINER_CREDENTIALS_FULL_URI); "
-            + "and EC2 instance metadata (unless AWS_EC2_METADATA_DISABLED=true). "
-            + "To fix it: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, "
-            + "set the Profile option to a profile that exists, or pass credentials with UseCredentials."
-            + detail;
-    }
+    /// <summary>
+    /// The message when the default chain finds nothing: where it looked and how to fix it, short enough to read in
+    /// one go. What the SDK said is the inner exception, not part of this text.
+    /// </summary>
+    internal static string NoCredentialsMessage()
+        => "No AWS credentials were found to sign Aurora DSQL tokens. The AWS SDK's default chain looked at: "
+            + "the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "
+            + $"the profile named by AWS_PROFILE (or 'default') in {SharedFiles()}; "
+            + "web identity (AWS_WEB_IDENTITY_TOKEN_FILE); container credentials; EC2 instance metadata. "
+            + "Fix: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, "
+            + "set the Profile option to an existing profile, or pass credentials with UseCredentials.";
 
     /// <summary>Names the shared credentials and config files the SDK reads.</summary>
     /// <remarks>
@@ -107,13 +104,11 @@ internal static class DsqlCredentials
     /// ~/.aws/credentials and ~/.aws/config), and <see cref="Amazon.AWSConfigs.AWSProfilesLocation"/> replaces the
     /// credentials file; the paths named here are the ones it actually uses.
     /// </remarks>
-    internal static string SharedFilesDescription()
+    internal static string SharedFiles()
     {
         string? overridden = Amazon.AWSConfigs.AWSProfilesLocation;
         string credentialsFile = string.IsNullOrEmpty(overridden) ? SharedCredentialsFile.DefaultFilePath : overridden;
-        string configFile = SharedCredentialsFile.DefaultConfigFilePath;
-        return $"the shared credentials file '{credentialsFile}' and the shared config file '{configFile}' "
-            + "(set AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE to use other files)";
+        return $"'{credentialsFile}' and '{SharedCredentialsFile.DefaultConfigFilePath}'";
     }
 
     /// <summary>
@@ -149,7 +144,7 @@ internal static class DsqlCredentials
             }
             catch (AmazonClientException ex)
             {
-                throw new DsqlCredentialsException(NoCredentialsMessage(ex.Message), ex);
+                throw new DsqlCredentialsException(NoCredentialsMessage(), ex);
             }
 
             ImmutableCredentials credentials = source.GetCredentials();
@@ -167,7 +162,7 @@ internal static class DsqlCredentials
             }
             catch (AmazonClientException ex)
             {
-                throw new DsqlCredentialsException(NoCredentialsMessage(ex.Message), ex);
+                throw new DsqlCredentialsException(NoCredentialsMessage(), ex);
             }
 
             ImmutableCredentials credentials = await source.GetCredentialsAsync().ConfigureAwait(false);

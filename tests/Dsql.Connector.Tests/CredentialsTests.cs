@@ -28,6 +28,7 @@ public class CredentialsTests
         Assert.Contains(env.ConfigFile, ex.Message);
         Assert.Contains("aws configure", ex.Message);
         Assert.Contains("UseCredentials", ex.Message);
+        Assert.True(ex.Message.Length <= 500 + SharedFilePathsLength, $"{ex.Message.Length} characters: {ex.Message}");
     }
 
     [Fact]
@@ -145,6 +146,16 @@ public class CredentialsTests
         Assert.Contains("aws sso login", message);
         Assert.Contains("Profile option", message);
         Assert.Contains("UseCredentials", message);
-        Assert.IsAssignableFrom<AmazonClientException>(ex.InnerException);
+        var sdk = Assert.IsAssignableFrom<AmazonClientException>(ex.InnerException);
+
+        // Short: where the chain looked and the fix. The SDK's own (long) account stays in the inner exception.
+        Assert.DoesNotContain(sdk.Message, message);
+        Assert.True(message.Length <= 700 + SharedFilePathsLength, $"{message.Length} characters: {message}");
+        Assert.False(ex.IsTransient);
+        Assert.IsAssignableFrom<Npgsql.NpgsqlException>(ex);
     }
+
+    private static int SharedFilePathsLength =>
+        Amazon.Runtime.CredentialManagement.SharedCredentialsFile.DefaultFilePath.Length
+        + Amazon.Runtime.CredentialManagement.SharedCredentialsFile.DefaultConfigFilePath.Length;
 }
