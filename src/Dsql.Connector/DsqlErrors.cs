@@ -6,6 +6,10 @@ namespace Dsql.Connector;
 /// Helpers to recognise Aurora DSQL's errors: optimistic-concurrency conflicts to retry, and quota or
 /// unsupported-feature errors turned into exceptions that say what to do.
 /// </summary>
+/// <remarks>
+/// Code that uses Npgsql directly gets the same translation in one call from
+/// <see cref="DsqlExceptionExtensions.ToDsqlException"/> / <see cref="DsqlExceptionExtensions.TryGetDsqlException"/>.
+/// </remarks>
 public static class DsqlErrors
 {
     /// <summary>SQLSTATE of a serialization failure: DSQL's optimistic-concurrency conflicts OC000 and OC001.</summary>
