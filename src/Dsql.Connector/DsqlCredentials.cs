@@ -20,7 +20,8 @@ internal static class DsqlCredentials
     /// and then follow the SDK's caching and refresh; a failure to find anything surfaces from
     /// <see cref="AWSCredentials.GetCredentials"/> / <see cref="AWSCredentials.GetCredentialsAsync"/> as a
     /// <see cref="DsqlCredentialsException"/>. For a named profile, the SDK's credentials for that profile
-    /// (SSO and assume-role profiles refresh themselves).
+    /// (SSO and assume-role profiles refresh themselves), whose failures surface as a
+    /// <see cref="DsqlCredentialsException"/> naming the profile.
     /// </returns>
     /// <exception cref="DsqlCredentialsException">The named profile does not exist or cannot be used.</exception>
     public static AWSCredentials Resolve(string? profile)
@@ -40,16 +41,12 @@ internal static class DsqlCredentials
         {
             if (new CredentialProfileStoreChain().TryGetAWSCredentials(profile, out credentials))
             {
-                return credentials;
+                return new ProfileCredentials(profile, credentials);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new DsqlCredentialsException(
-                $"The AWS profile '{profile}' (in {SharedFiles()}) cannot be used; the AWS SDK's reason is the inner exception. "
-                + "An SSO profile needs `aws sso login`; fix the profile's settings, choose another Profile, or pass credentials with UseCredentials.",
-                ex)
-            { Profile = profile };
+            throw UnusableProfile(profile, ex);
         }
 
         throw new DsqlCredentialsException(
@@ -70,21 +67,17 @@ internal static class DsqlCredentials
     public static async ValueTask<AWSCredentials> ResolveAsync(string? profile, CancellationToken cancellationToken = default)
     {
         AWSCredentials credentials = Resolve(profile);
-        try
-        {
-            await credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (AmazonClientException ex) when (profile is not null)
-        {
-            throw new DsqlCredentialsException(
-                $"The AWS profile '{profile}' (in {SharedFiles()}) did not yield credentials; the AWS SDK's reason is the inner exception. "
-                + "For an SSO profile run `aws sso login`; otherwise fix the profile, choose another Profile, or pass credentials with UseCredentials.",
-                ex)
-            { Profile = profile };
-        }
-
+        await credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         return credentials;
     }
+
+    /// <summary>A named profile exists but yields no credentials; the SDK's reason is the inner exception, not the message.</summary>
+    private static DsqlCredentialsException UnusableProfile(string profile, Exception sdkFailure)
+        => new(
+            $"The AWS profile '{profile}' (in {SharedFiles()}) did not yield credentials; the AWS SDK's reason is the inner exception. "
+            + "For an SSO profile run `aws sso login`; otherwise fix the profile, choose another Profile, or pass credentials with UseCredentials.",
+            sdkFailure)
+        { Profile = profile };
 
     /// <summary>
     /// The message when the default chain finds nothing: where it looked and how to fix it, short enough to read in
@@ -110,6 +103,54 @@ internal static class DsqlCredentials
         string credentialsFile = string.IsNullOrEmpty(overridden) ? SharedCredentialsFile.DefaultFilePath : overridden;
         return $"'{credentialsFile}' and '{SharedCredentialsFile.DefaultConfigFilePath}'";
     }
+
+    /// <summary>
+    /// A named profile's credentials from the SDK, whose failures (an expired SSO session, a failing
+    /// <c>credential_process</c>, a role that cannot be assumed) become a <see cref="DsqlCredentialsException"/>
+    /// naming the profile, with the SDK's exception inside.
+    /// </summary>
+    internal sealed class ProfileCredentials(string profile, AWSCredentials inner) : AWSCredentials
+    {
+        /// <summary>The expiration the SDK reports for the profile's current credentials.</summary>
+        public override DateTime? Expiration
+        {
+            get => inner.Expiration;
+            set { }
+        }
+
+        /// <inheritdoc />
+        public override ImmutableCredentials GetCredentials()
+        {
+            try
+            {
+                return inner.GetCredentials();
+            }
+            catch (Exception ex) when (IsCredentialFailure(ex))
+            {
+                throw UnusableProfile(profile, ex);
+            }
+        }
+
+        /// <inheritdoc />
+        public override async Task<ImmutableCredentials> GetCredentialsAsync()
+        {
+            try
+            {
+                return await inner.GetCredentialsAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsCredentialFailure(ex))
+            {
+                throw UnusableProfile(profile, ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether an exception raised while fetching credentials is a failure to explain (not a cancellation, not one
+    /// already explained).
+    /// </summary>
+    internal static bool IsCredentialFailure(Exception exception)
+        => exception is not (DsqlCredentialsException or OperationCanceledException or OutOfMemoryException);
 
     /// <summary>
     /// The AWS SDK default chain, walked on first use rather than when the data source is built. Every call goes

@@ -111,14 +111,21 @@ public sealed partial class DsqlTokenGenerator
         TokenRequest request = Validate(host, region, user, expiresIn);
         ImmutableCredentials credentials;
         DateTime? expiration;
-        if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+        try
         {
-            (credentials, expiration) = chain.GetWithExpiration();
+            if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+            {
+                (credentials, expiration) = chain.GetWithExpiration();
+            }
+            else
+            {
+                credentials = _credentials.GetCredentials();
+                expiration = _credentials.Expiration;
+            }
         }
-        else
+        catch (Exception ex) when (DsqlCredentials.IsCredentialFailure(ex))
         {
-            credentials = _credentials.GetCredentials();
-            expiration = _credentials.Expiration;
+            throw CredentialsFailed(ex);
         }
 
         return Sign(request, credentials, expiration);
@@ -151,14 +158,21 @@ public sealed partial class DsqlTokenGenerator
         cancellationToken.ThrowIfCancellationRequested();
         ImmutableCredentials credentials;
         DateTime? expiration;
-        if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+        try
         {
-            (credentials, expiration) = await chain.GetWithExpirationAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+            {
+                (credentials, expiration) = await chain.GetWithExpirationAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                credentials = await _credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                expiration = _credentials.Expiration;
+            }
         }
-        else
+        catch (Exception ex) when (DsqlCredentials.IsCredentialFailure(ex))
         {
-            credentials = await _credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-            expiration = _credentials.Expiration;
+            throw CredentialsFailed(ex);
         }
 
         return Sign(request, credentials, expiration);
@@ -268,6 +282,18 @@ public sealed partial class DsqlTokenGenerator
     private static partial Regex HostPattern();
 
     // ------------------------------------------------------------------ signing
+
+    /// <summary>The credentials' source failed (an expired SSO session, a role that cannot be assumed, ...).</summary>
+    private DsqlCredentialsException CredentialsFailed(Exception sdkFailure)
+    {
+        string source = _credentials is DsqlCredentials.DefaultChainCredentials
+            ? "found by the AWS SDK's default credential chain"
+            : $"of type {_credentials.GetType().Name}";
+        return new DsqlCredentialsException(
+            $"The AWS credentials {source} could not produce keys to sign DSQL tokens; the AWS SDK's reason is the inner exception. "
+            + "Refresh them (for example `aws sso login`), fix their source, or pass other credentials with UseCredentials.",
+            sdkFailure);
+    }
 
     private DsqlToken Sign(TokenRequest request, ImmutableCredentials? credentials, DateTime? credentialsExpiration)
     {

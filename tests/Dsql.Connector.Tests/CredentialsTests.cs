@@ -57,6 +57,58 @@ public class CredentialsTests
     }
 
     [Fact]
+    public async Task ProfileThatYieldsNoCredentialsSaysSoShortlyWithTheSdkReasonInside()
+    {
+        using var env = new AwsEnvironment();
+        File.WriteAllText(env.ConfigFile, "[profile dsql-broken-process]\ncredential_process = /nonexistent/dsql-credential-helper\n");
+
+        var eager = await Assert.ThrowsAsync<DsqlCredentialsException>(() => DsqlCredentials.ResolveAsync("dsql-broken-process").AsTask().WaitAsync(Bound));
+        AssertUnusableProfile(eager);
+
+        // Lazily, as a data source with the Profile option meets it at its first connect: sync and async.
+        var generator = new DsqlTokenGenerator(DsqlCredentials.Resolve("dsql-broken-process"));
+        AssertUnusableProfile(await Assert.ThrowsAsync<DsqlCredentialsException>(() => generator.GenerateTokenAsync(Host, Region, "admin").AsTask().WaitAsync(Bound)));
+        AssertUnusableProfile(Assert.Throws<DsqlCredentialsException>(() => generator.GenerateToken(Host, Region, "admin")));
+
+        void AssertUnusableProfile(DsqlCredentialsException ex)
+        {
+            Assert.Equal("dsql-broken-process", ex.Profile);
+            Assert.StartsWith("The AWS profile 'dsql-broken-process' (in ", ex.Message);
+            Assert.Contains(env.ConfigFile, ex.Message);
+            Assert.Contains("UseCredentials", ex.Message);
+            Assert.NotNull(ex.InnerException);
+            Assert.IsNotType<DsqlCredentialsException>(ex.InnerException);
+            Assert.DoesNotContain(ex.InnerException!.Message, ex.Message);
+        }
+    }
+
+    [Fact]
+    public async Task FailingCredentialsGivenByTheUserAreExplainedWithTheSdkReasonInside()
+    {
+        using var env = new AwsEnvironment();
+        var generator = new DsqlTokenGenerator(new FailingCredentials());
+
+        foreach (var ex in new[]
+        {
+            Assert.Throws<DsqlCredentialsException>(() => generator.GenerateToken(Host, Region, "admin")),
+            await Assert.ThrowsAsync<DsqlCredentialsException>(() => generator.GenerateTokenAsync(Host, Region, "admin").AsTask()),
+        })
+        {
+            Assert.StartsWith("The AWS credentials of type FailingCredentials could not produce keys", ex.Message);
+            Assert.Contains("UseCredentials", ex.Message);
+            Assert.IsType<AmazonClientException>(ex.InnerException);
+            Assert.DoesNotContain("session expired", ex.Message);
+        }
+    }
+
+    private sealed class FailingCredentials : AWSCredentials
+    {
+        public override ImmutableCredentials GetCredentials() => throw new AmazonClientException("session expired");
+
+        public override Task<ImmutableCredentials> GetCredentialsAsync() => Task.FromException<ImmutableCredentials>(new AmazonClientException("session expired"));
+    }
+
+    [Fact]
     public void EmptyProfileNameIsRejected()
     {
         var ex = Assert.Throws<ArgumentException>(() => DsqlCredentials.Resolve(" "));
