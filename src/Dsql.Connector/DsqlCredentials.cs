@@ -20,7 +20,8 @@ internal static class DsqlCredentials
     /// and then follow the SDK's caching and refresh; a failure to find anything surfaces from
     /// <see cref="AWSCredentials.GetCredentials"/> / <see cref="AWSCredentials.GetCredentialsAsync"/> as a
     /// <see cref="DsqlCredentialsException"/>. For a named profile, the SDK's credentials for that profile
-    /// (SSO and assume-role profiles refresh themselves).
+    /// (SSO and assume-role profiles refresh themselves), whose failures surface as a
+    /// <see cref="DsqlCredentialsException"/> naming the profile.
     /// </returns>
     /// <exception cref="DsqlCredentialsException">The named profile does not exist or cannot be used.</exception>
     public static AWSCredentials Resolve(string? profile)
@@ -40,22 +41,17 @@ internal static class DsqlCredentials
         {
             if (new CredentialProfileStoreChain().TryGetAWSCredentials(profile, out credentials))
             {
-                return credentials;
+                return new ProfileCredentials(profile, credentials);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            throw new DsqlCredentialsException(
-                $"The AWS profile '{profile}' (looked up in {SharedFilesDescription()}) cannot be used: {ex.Message} "
-                + "Check the profile's settings (an SSO profile needs the AWSSDK.SSO and AWSSDK.SSOOIDC packages and `aws sso login`; "
-                + "an assume-role or web-identity profile needs the AWSSDK.SecurityToken package).",
-                ex)
-            { Profile = profile };
+            throw UnusableProfile(profile, ex);
         }
 
         throw new DsqlCredentialsException(
-            $"The AWS profile '{profile}' was not found. Searched {SharedFilesDescription()}. "
-            + $"Create it with `aws configure --profile {profile}` (or `aws configure sso --profile {profile}`), "
+            $"The AWS profile '{profile}' was not found in {SharedFiles()} (AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE choose other files). "
+            + $"Create it with `aws configure --profile {profile}` or `aws configure sso --profile {profile}`, "
             + "fix the Profile option, or pass credentials with UseCredentials.")
         { Profile = profile };
     }
@@ -71,35 +67,29 @@ internal static class DsqlCredentials
     public static async ValueTask<AWSCredentials> ResolveAsync(string? profile, CancellationToken cancellationToken = default)
     {
         AWSCredentials credentials = Resolve(profile);
-        try
-        {
-            await credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (AmazonClientException ex) when (profile is not null)
-        {
-            throw new DsqlCredentialsException(
-                $"The AWS profile '{profile}' (from {SharedFilesDescription()}) did not yield credentials: {ex.Message}",
-                ex)
-            { Profile = profile };
-        }
-
+        await credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         return credentials;
     }
 
-    /// <summary>The text used when the default chain finds nothing: where it looked and how to fix it.</summary>
-    internal static string NoCredentialsMessage(string? sdkDetail)
-    {
-        string detail = string.IsNullOrWhiteSpace(sdkDetail) ? string.Empty : $" The AWS SDK reported: {sdkDetail.Trim()}";
-        return "No AWS credentials were found to sign Aurora DSQL authentication tokens. The AWS SDK default credential chain looked at: "
-            + "the environment variables AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN); "
-            + $"the profile named by AWS_PROFILE (or 'default') in {SharedFilesDescription()}, including SSO and assume-role profiles; "
-            + "web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN); "
-            + "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / AWS_CONTAINER_CREDENTIALS_FULL_URI); "
-            + "and EC2 instance metadata (unless AWS_EC2_METADATA_DISABLED=true). "
-            + "To fix it: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, "
-            + "set the Profile option to a profile that exists, or pass credentials with UseCredentials."
-            + detail;
-    }
+    /// <summary>A named profile exists but yields no credentials; the SDK's reason is the inner exception, not the message.</summary>
+    private static DsqlCredentialsException UnusableProfile(string profile, Exception sdkFailure)
+        => new(
+            $"The AWS profile '{profile}' (in {SharedFiles()}) did not yield credentials; the AWS SDK's reason is the inner exception. "
+            + "For an SSO profile run `aws sso login`; otherwise fix the profile, choose another Profile, or pass credentials with UseCredentials.",
+            sdkFailure)
+        { Profile = profile };
+
+    /// <summary>
+    /// The message when the default chain finds nothing: where it looked and how to fix it, short enough to read in
+    /// one go. What the SDK said is the inner exception, not part of this text.
+    /// </summary>
+    internal static string NoCredentialsMessage()
+        => "No AWS credentials were found to sign Aurora DSQL tokens. The AWS SDK's default chain looked at: "
+            + "the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "
+            + $"the profile named by AWS_PROFILE (or 'default') in {SharedFiles()}; "
+            + "web identity (AWS_WEB_IDENTITY_TOKEN_FILE); container credentials; EC2 instance metadata. "
+            + "Fix: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, "
+            + "set the Profile option to an existing profile, or pass credentials with UseCredentials.";
 
     /// <summary>Names the shared credentials and config files the SDK reads.</summary>
     /// <remarks>
@@ -107,14 +97,60 @@ internal static class DsqlCredentials
     /// ~/.aws/credentials and ~/.aws/config), and <see cref="Amazon.AWSConfigs.AWSProfilesLocation"/> replaces the
     /// credentials file; the paths named here are the ones it actually uses.
     /// </remarks>
-    internal static string SharedFilesDescription()
+    internal static string SharedFiles()
     {
         string? overridden = Amazon.AWSConfigs.AWSProfilesLocation;
         string credentialsFile = string.IsNullOrEmpty(overridden) ? SharedCredentialsFile.DefaultFilePath : overridden;
-        string configFile = SharedCredentialsFile.DefaultConfigFilePath;
-        return $"the shared credentials file '{credentialsFile}' and the shared config file '{configFile}' "
-            + "(set AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE to use other files)";
+        return $"'{credentialsFile}' and '{SharedCredentialsFile.DefaultConfigFilePath}'";
     }
+
+    /// <summary>
+    /// A named profile's credentials from the SDK, whose failures (an expired SSO session, a failing
+    /// <c>credential_process</c>, a role that cannot be assumed) become a <see cref="DsqlCredentialsException"/>
+    /// naming the profile, with the SDK's exception inside.
+    /// </summary>
+    internal sealed class ProfileCredentials(string profile, AWSCredentials inner) : AWSCredentials
+    {
+        /// <summary>The expiration the SDK reports for the profile's current credentials.</summary>
+        public override DateTime? Expiration
+        {
+            get => inner.Expiration;
+            set { }
+        }
+
+        /// <inheritdoc />
+        public override ImmutableCredentials GetCredentials()
+        {
+            try
+            {
+                return inner.GetCredentials();
+            }
+            catch (Exception ex) when (IsCredentialFailure(ex))
+            {
+                throw UnusableProfile(profile, ex);
+            }
+        }
+
+        /// <inheritdoc />
+        public override async Task<ImmutableCredentials> GetCredentialsAsync()
+        {
+            try
+            {
+                return await inner.GetCredentialsAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsCredentialFailure(ex))
+            {
+                throw UnusableProfile(profile, ex);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether an exception raised while fetching credentials is a failure to explain (not a cancellation, not one
+    /// already explained).
+    /// </summary>
+    internal static bool IsCredentialFailure(Exception exception)
+        => exception is not (DsqlCredentialsException or OperationCanceledException or OutOfMemoryException);
 
     /// <summary>
     /// The AWS SDK default chain, walked on first use rather than when the data source is built. Every call goes
@@ -149,7 +185,7 @@ internal static class DsqlCredentials
             }
             catch (AmazonClientException ex)
             {
-                throw new DsqlCredentialsException(NoCredentialsMessage(ex.Message), ex);
+                throw new DsqlCredentialsException(NoCredentialsMessage(), ex);
             }
 
             ImmutableCredentials credentials = source.GetCredentials();
@@ -167,7 +203,7 @@ internal static class DsqlCredentials
             }
             catch (AmazonClientException ex)
             {
-                throw new DsqlCredentialsException(NoCredentialsMessage(ex.Message), ex);
+                throw new DsqlCredentialsException(NoCredentialsMessage(), ex);
             }
 
             ImmutableCredentials credentials = await source.GetCredentialsAsync().ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace Dsql.Connector;
 
 /// <summary>
@@ -5,10 +7,19 @@ namespace Dsql.Connector;
 /// no longer be used (for example temporary credentials that have already expired).
 /// </summary>
 /// <remarks>
-/// The message says where credentials were looked for and how to provide them. It never contains secret keys,
-/// session tokens or DSQL tokens.
+/// <para>
+/// The message is short: where credentials were looked for and how to provide them. What the AWS SDK reported is
+/// the <see cref="Exception.InnerException"/>. Neither ever contains secret keys, session tokens or DSQL tokens.
+/// </para>
+/// <para>
+/// It is an <see cref="NpgsqlException"/> (so a <see cref="System.Data.Common.DbException"/>) because it is what
+/// opening a connection reports when no token can be signed: code that catches database errors around an open
+/// catches it too. It is never transient: another attempt fails the same way until the credentials are fixed.
+/// Npgsql wraps an exception thrown by a password provider in its own; <see cref="DsqlExceptionExtensions.ToDsqlException"/>
+/// takes this one back out.
+/// </para>
 /// </remarks>
-public sealed class DsqlCredentialsException : Exception
+public sealed class DsqlCredentialsException : NpgsqlException
 {
     /// <summary>Creates the exception with a default message.</summary>
     public DsqlCredentialsException()
@@ -33,4 +44,7 @@ public sealed class DsqlCredentialsException : Exception
 
     /// <summary>The named profile that was looked for, or <see langword="null"/> for the default chain.</summary>
     public string? Profile { get; init; }
+
+    /// <summary>Always <see langword="false"/>: retrying does not help until the credentials are fixed.</summary>
+    public override bool IsTransient => false;
 }

@@ -49,8 +49,8 @@ public sealed partial class DsqlDataSource : DbDataSource
     /// <summary>The Region tokens are signed for.</summary>
     public string Region { get; }
 
-    /// <summary>The token cache behind the password callback.</summary>
-    public DsqlTokenProvider TokenProvider { get; }
+    /// <summary>The token cache behind the password callback (internal: for tests).</summary>
+    internal DsqlTokenProvider TokenProvider { get; }
 
     /// <summary>The inner Npgsql data source, for advanced use (its settings are the connector's; do not weaken them).</summary>
     public NpgsqlDataSource NpgsqlDataSource => _inner;

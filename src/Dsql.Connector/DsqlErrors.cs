@@ -6,6 +6,10 @@ namespace Dsql.Connector;
 /// Helpers to recognise Aurora DSQL's errors: optimistic-concurrency conflicts to retry, and quota or
 /// unsupported-feature errors turned into exceptions that say what to do.
 /// </summary>
+/// <remarks>
+/// Code that uses Npgsql directly gets the same translation in one call from
+/// <see cref="DsqlExceptionExtensions.ToDsqlException"/> / <see cref="DsqlExceptionExtensions.TryGetDsqlException"/>.
+/// </remarks>
 public static class DsqlErrors
 {
     /// <summary>SQLSTATE of a serialization failure: DSQL's optimistic-concurrency conflicts OC000 and OC001.</summary>
@@ -104,6 +108,51 @@ public static class DsqlErrors
             // Translation only adds advice; it must never hide the server's error behind a failure of its own.
             return exception;
         }
+    }
+
+    // ---------------------------------------------------------------- open failures
+    // The open path calls UnwrapOpenFailure on what a failed open threw, and throws the result in its place.
+
+    /// <summary>
+    /// What a failed open should report: the <see cref="DsqlCredentialsException"/> when no token could be signed
+    /// (Npgsql wraps whatever a password provider throws in an <see cref="NpgsqlException"/> reading "An exception
+    /// was thrown from the password provider", which would bury the explanation), otherwise
+    /// <paramref name="exception"/> itself.
+    /// </summary>
+    /// <remarks>
+    /// Used by <see cref="DsqlDataSource"/>'s open path. Rethrow the result with
+    /// <see cref="System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(Exception)"/> so that both cases keep
+    /// their stack trace: <c>ExceptionDispatchInfo.Throw(DsqlErrors.UnwrapOpenFailure(ex));</c> in place of <c>throw;</c>.
+    /// </remarks>
+    /// <param name="exception">What the open threw.</param>
+    /// <returns>The exception to report.</returns>
+    internal static Exception UnwrapOpenFailure(Exception exception)
+        => FindPasswordProviderFailure(exception) ?? exception;
+
+    /// <summary>
+    /// The credentials failure behind an <see cref="NpgsqlException"/> that Npgsql raised because the password
+    /// provider threw: the wrapper is a plain <see cref="NpgsqlException"/> (not a server error), and the
+    /// <see cref="DsqlCredentialsException"/> is its inner exception, or one level further down when the provider's
+    /// own code wrapped it (an <see cref="AggregateException"/> from a blocking wait, for example).
+    /// </summary>
+    internal static DsqlCredentialsException? FindPasswordProviderFailure(Exception exception)
+    {
+        if (exception is DsqlCredentialsException direct)
+        {
+            return direct;
+        }
+
+        if (exception is not NpgsqlException || exception is PostgresException || exception.InnerException is not { } inner)
+        {
+            return null;
+        }
+
+        return inner switch
+        {
+            DsqlCredentialsException credentials => credentials,
+            AggregateException { InnerExceptions: [DsqlCredentialsException credentials] } => credentials,
+            _ => inner.InnerException as DsqlCredentialsException,
+        };
     }
 
     internal static bool IsUnsupported(PostgresException postgres)

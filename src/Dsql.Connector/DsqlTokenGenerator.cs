@@ -1,9 +1,9 @@
-using System.Buffers;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using Amazon;
 using Amazon.Runtime;
+using Amazon.Runtime.Signing;
 
 namespace Dsql.Connector;
 
@@ -13,8 +13,14 @@ namespace Dsql.Connector;
 /// may touch the network (instance metadata, SSO, STS).
 /// </summary>
 /// <remarks>
+/// The signature is computed by AWSSDK.Core's SigV4 presigner (<see cref="AWSSigV4Signer"/>); this type adds only
+/// what DSQL needs on top of it: the argument checks, the action (<c>DbConnectAdmin</c> for <c>admin</c>,
+/// <c>DbConnect</c> otherwise), the clamp of the lifetime to the credentials' expiry, and the token's shape
+/// (no scheme, <c>X-Amz-Signature</c> last).
+/// <para>
 /// Instances are thread-safe. Tokens signed with temporary credentials never claim a lifetime past the
 /// credentials' expiration, since DSQL stops accepting them at that point whatever <c>X-Amz-Expires</c> says.
+/// </para>
 /// </remarks>
 public sealed partial class DsqlTokenGenerator
 {
@@ -27,21 +33,13 @@ public sealed partial class DsqlTokenGenerator
     /// <summary>The longest lifetime SigV4 allows for a presigned request: 604,800 seconds (7 days).</summary>
     public static readonly TimeSpan MaximumExpiry = DsqlQuotas.MaxTokenLifetime;
 
-    private const string Algorithm = "AWS4-HMAC-SHA256";
     private const string Service = "dsql";
-    private const string Terminator = "aws4_request";
+    private const string Scheme = "https://";
     private const string AdminUser = "admin";
-
-    // SHA-256 of the empty payload.
-    private const string EmptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
     private const int MaxHostLength = 253;
 
     private readonly AWSCredentials _credentials;
     private readonly TimeProvider _timeProvider;
-
-    // The last derived signing key; a key is valid for one (access key, secret, date, region).
-    private SigningKey? _signingKey;
 
     /// <summary>Creates a generator that signs with <paramref name="credentials"/>.</summary>
     /// <param name="credentials">
@@ -113,14 +111,21 @@ public sealed partial class DsqlTokenGenerator
         TokenRequest request = Validate(host, region, user, expiresIn);
         ImmutableCredentials credentials;
         DateTime? expiration;
-        if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+        try
         {
-            (credentials, expiration) = chain.GetWithExpiration();
+            if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+            {
+                (credentials, expiration) = chain.GetWithExpiration();
+            }
+            else
+            {
+                credentials = _credentials.GetCredentials();
+                expiration = _credentials.Expiration;
+            }
         }
-        else
+        catch (Exception ex) when (DsqlCredentials.IsCredentialFailure(ex))
         {
-            credentials = _credentials.GetCredentials();
-            expiration = _credentials.Expiration;
+            throw CredentialsFailed(ex);
         }
 
         return Sign(request, credentials, expiration);
@@ -153,14 +158,21 @@ public sealed partial class DsqlTokenGenerator
         cancellationToken.ThrowIfCancellationRequested();
         ImmutableCredentials credentials;
         DateTime? expiration;
-        if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+        try
         {
-            (credentials, expiration) = await chain.GetWithExpirationAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (_credentials is DsqlCredentials.DefaultChainCredentials chain)
+            {
+                (credentials, expiration) = await chain.GetWithExpirationAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                credentials = await _credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                expiration = _credentials.Expiration;
+            }
         }
-        else
+        catch (Exception ex) when (DsqlCredentials.IsCredentialFailure(ex))
         {
-            credentials = await _credentials.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-            expiration = _credentials.Expiration;
+            throw CredentialsFailed(ex);
         }
 
         return Sign(request, credentials, expiration);
@@ -271,6 +283,18 @@ public sealed partial class DsqlTokenGenerator
 
     // ------------------------------------------------------------------ signing
 
+    /// <summary>The credentials' source failed (an expired SSO session, a role that cannot be assumed, ...).</summary>
+    private DsqlCredentialsException CredentialsFailed(Exception sdkFailure)
+    {
+        string source = _credentials is DsqlCredentials.DefaultChainCredentials
+            ? "found by the AWS SDK's default credential chain"
+            : $"of type {_credentials.GetType().Name}";
+        return new DsqlCredentialsException(
+            $"The AWS credentials {source} could not produce keys to sign DSQL tokens; the AWS SDK's reason is the inner exception. "
+            + "Refresh them (for example `aws sso login`), fix their source, or pass other credentials with UseCredentials.",
+            sdkFailure);
+    }
+
     private DsqlToken Sign(TokenRequest request, ImmutableCredentials? credentials, DateTime? credentialsExpiration)
     {
         if (credentials is null || string.IsNullOrEmpty(credentials.AccessKey) || string.IsNullOrEmpty(credentials.SecretKey))
@@ -314,7 +338,7 @@ public sealed partial class DsqlTokenGenerator
             seconds = Math.Max(1, Math.Min(seconds, remaining));
         }
 
-        string value = BuildToken(request, credentials, signedAt, seconds);
+        string value = Presign(request, credentials, signedAt, seconds);
         return new DsqlToken(value, signedAt, signedAt.AddSeconds(seconds));
     }
 
@@ -325,170 +349,75 @@ public sealed partial class DsqlTokenGenerator
         _ => new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Utc), TimeSpan.Zero),
     };
 
-    private string BuildToken(TokenRequest request, ImmutableCredentials credentials, DateTimeOffset signedAt, long seconds)
+    /// <summary>
+    /// Presigns <c>GET https://{host}/?Action={action}</c> for service <c>dsql</c> with AWSSDK.Core's SigV4 signer
+    /// (only the <c>host</c> header signed, the empty payload) and returns the URL without its scheme.
+    /// </summary>
+    private static string Presign(TokenRequest request, ImmutableCredentials credentials, DateTimeOffset signedAt, long seconds)
     {
-        string date = signedAt.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-        string amzDate = signedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
-        string scope = $"{date}/{request.Region}/{Service}/{Terminator}";
-        string? sessionToken = string.IsNullOrEmpty(credentials.Token) ? null : credentials.Token;
-
-        // Canonical query string: parameter names are fixed and already in code-point order.
-        var query = new StringBuilder(512 + (sessionToken?.Length ?? 0) * 3);
-        query.Append("Action=").Append(request.Action);
-        query.Append("&X-Amz-Algorithm=").Append(Algorithm);
-        query.Append("&X-Amz-Credential=");
-        AppendEncoded(query, credentials.AccessKey);
-        query.Append("%2F");
-        AppendEncoded(query, scope);
-        query.Append("&X-Amz-Date=").Append(amzDate);
-        query.Append("&X-Amz-Expires=").Append(seconds.ToString(CultureInfo.InvariantCulture));
-        if (sessionToken is not null)
+        var signingRequest = new AWSSigningRequest
         {
-            query.Append("&X-Amz-Security-Token=");
-            AppendEncoded(query, sessionToken);
-        }
-
-        query.Append("&X-Amz-SignedHeaders=host");
-        string canonicalQuery = query.ToString();
-
-        string canonicalRequest = string.Concat(
-            "GET\n/\n",
-            canonicalQuery,
-            "\nhost:",
-            request.Host,
-            "\n\nhost\n",
-            EmptyPayloadHash);
-
-        Span<byte> requestHash = stackalloc byte[32];
-        Sha256Utf8(canonicalRequest, requestHash);
-
-        string stringToSign = string.Concat(Algorithm, "\n", amzDate, "\n", scope, "\n", ToHexLower(requestHash));
-
-        byte[] key = SigningKeyFor(credentials.AccessKey, credentials.SecretKey, date, request.Region);
-        Span<byte> signature = stackalloc byte[32];
-        HmacUtf8(key, stringToSign, signature);
-
-        return string.Concat(request.Host, "/?", canonicalQuery, "&X-Amz-Signature=", ToHexLower(signature));
+            HttpMethod = HttpMethod.Get,
+            RequestUri = new Uri($"https://{request.Host}/?Action={request.Action}"),
+        };
+        var parameters = new AWSSigV4Parameters
+        {
+            // Already resolved (and checked against their expiry) above: the signer must not fetch them again.
+            Credentials = new ResolvedCredentials(credentials),
+            Region = RegionEndpoint.GetBySystemName(request.Region),
+            Service = Service,
+            SignedAt = signedAt.UtcDateTime,
+        };
+        string url = AWSSigV4Signer.Presign(signingRequest, parameters, TimeSpan.FromSeconds(seconds)).Uri.AbsoluteUri;
+        return CanonicalOrder(url[Scheme.Length..]);
     }
 
-    private byte[] SigningKeyFor(string accessKey, string secretKey, string date, string region)
+    /// <summary>
+    /// Puts the query parameters of the SDK's presigned URL in the order DSQL tokens have always had, the order of
+    /// AWS's JavaScript DSQL signer: the signed parameters sorted by name (their canonical order) and
+    /// <c>X-Amz-Signature</c> last. The SDK emits them in another order; reordering changes nothing that is signed.
+    /// </summary>
+    private static string CanonicalOrder(string presigned)
     {
-        SigningKey? cached = Volatile.Read(ref _signingKey);
-        if (cached is not null
-            && string.Equals(cached.AccessKey, accessKey, StringComparison.Ordinal)
-            && string.Equals(cached.SecretKey, secretKey, StringComparison.Ordinal)
-            && string.Equals(cached.Date, date, StringComparison.Ordinal)
-            && string.Equals(cached.Region, region, StringComparison.Ordinal))
+        const string Signature = "X-Amz-Signature=";
+        int query = presigned.IndexOf('?', StringComparison.Ordinal);
+        string[] parameters = presigned[(query + 1)..].Split('&');
+        string? signature = null;
+        var signed = new List<string>(parameters.Length);
+        foreach (string parameter in parameters)
         {
-            return cached.Key;
-        }
-
-        // kSecret = "AWS4" + secret; kDate = HMAC(kSecret, date); kRegion; kService; kSigning.
-        byte[] secret = ArrayPool<byte>.Shared.Rent(4 + Encoding.UTF8.GetMaxByteCount(secretKey.Length));
-        try
-        {
-            "AWS4"u8.CopyTo(secret);
-            int secretLength = 4 + Encoding.UTF8.GetBytes(secretKey, secret.AsSpan(4));
-            Span<byte> first = stackalloc byte[32];
-            Span<byte> second = stackalloc byte[32];
-            HmacUtf8(secret.AsSpan(0, secretLength), date, first);
-            HmacUtf8(first, region, second);
-            HmacUtf8(second, Service, first);
-            byte[] key = new byte[32];
-            HmacUtf8(first, Terminator, key);
-            CryptographicOperations.ZeroMemory(first);
-            CryptographicOperations.ZeroMemory(second);
-            Volatile.Write(ref _signingKey, new SigningKey(accessKey, secretKey, date, region, key));
-            return key;
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(secret);
-            ArrayPool<byte>.Shared.Return(secret);
-        }
-    }
-
-    private sealed record SigningKey(string AccessKey, string SecretKey, string Date, string Region, byte[] Key)
-    {
-        // Never print key material.
-        public override string ToString() => "SigV4 signing key";
-    }
-
-    private static void Sha256Utf8(string text, Span<byte> destination)
-    {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
-        try
-        {
-            int length = Encoding.UTF8.GetBytes(text, buffer);
-            SHA256.HashData(buffer.AsSpan(0, length), destination);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private static void HmacUtf8(ReadOnlySpan<byte> key, string data, Span<byte> destination)
-    {
-        int max = Encoding.UTF8.GetMaxByteCount(data.Length);
-        byte[]? rented = null;
-        Span<byte> bytes = max <= 256 ? stackalloc byte[256] : (rented = ArrayPool<byte>.Shared.Rent(max));
-        try
-        {
-            int length = Encoding.UTF8.GetBytes(data, bytes);
-            HMACSHA256.HashData(key, bytes[..length], destination);
-        }
-        finally
-        {
-            if (rented is not null)
+            if (parameter.StartsWith(Signature, StringComparison.Ordinal))
             {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
-    }
-
-    // SigV4 URI encoding: unreserved characters (A-Z a-z 0-9 - _ . ~) stay, every other UTF-8 byte becomes %XX.
-    private static void AppendEncoded(StringBuilder builder, string value)
-    {
-        const string Hex = "0123456789ABCDEF";
-        Span<byte> utf8 = stackalloc byte[4];
-        for (int i = 0; i < value.Length; i++)
-        {
-            char c = value[i];
-            if (c is (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_' or '.' or '~')
-            {
-                builder.Append(c);
-                continue;
-            }
-
-            int count;
-            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
-            {
-                count = new Rune(c, value[i + 1]).EncodeToUtf8(utf8);
-                i++;
+                signature = parameter;
             }
             else
             {
-                count = (Rune.TryCreate(c, out Rune rune) ? rune : Rune.ReplacementChar).EncodeToUtf8(utf8);
+                signed.Add(parameter);
             }
+        }
 
-            for (int b = 0; b < count; b++)
-            {
-                builder.Append('%').Append(Hex[utf8[b] >> 4]).Append(Hex[utf8[b] & 0xF]);
-            }
+        if (query < 0 || signature is null)
+        {
+            throw new InvalidOperationException("The AWS SDK's presigned URL carries no X-Amz-Signature parameter.");
+        }
+
+        // Parameter names are distinct: ordering by name (ordinal, as SigV4 canonicalization does) is a total order.
+        signed.Sort(static (x, y) => string.CompareOrdinal(Name(x), Name(y)));
+        signed.Add(signature);
+        return string.Concat(presigned.AsSpan(0, query + 1), string.Join('&', signed));
+
+        static string Name(string parameter)
+        {
+            int eq = parameter.IndexOf('=', StringComparison.Ordinal);
+            return eq < 0 ? parameter : parameter[..eq];
         }
     }
 
-    private static string ToHexLower(ReadOnlySpan<byte> bytes)
+    /// <summary>Credentials already fetched, handed to the SDK's signer as they are.</summary>
+    private sealed class ResolvedCredentials(ImmutableCredentials credentials) : AWSCredentials
     {
-        const string Hex = "0123456789abcdef";
-        Span<char> chars = stackalloc char[bytes.Length * 2];
-        for (int i = 0; i < bytes.Length; i++)
-        {
-            chars[2 * i] = Hex[bytes[i] >> 4];
-            chars[(2 * i) + 1] = Hex[bytes[i] & 0xF];
-        }
+        public override ImmutableCredentials GetCredentials() => credentials;
 
-        return new string(chars);
+        public override Task<ImmutableCredentials> GetCredentialsAsync() => Task.FromResult(credentials);
     }
 }

@@ -13,9 +13,10 @@ namespace Dsql.Connector;
 /// <remarks>
 /// A token is refreshed once two thirds of its lifetime have passed and served until <see cref="SafetyMargin"/>
 /// before it expires, so a connect never carries a token about to lapse. Entries unused for two lifetimes are
-/// dropped instead of refreshed. Concurrent misses for one key share one signing operation.
+/// dropped instead of refreshed. Concurrent misses for one key share one signing operation. Internal: users reach it
+/// only through <see cref="DsqlDataSource"/>'s password callback (tests and the benchmarks see it through InternalsVisibleTo).
 /// </remarks>
-public sealed class DsqlTokenProvider : IDisposable
+internal sealed class DsqlTokenProvider : IDisposable
 {
     /// <summary>A token is not handed out when it expires within this margin (or a tenth of its lifetime, if shorter).</summary>
     public static readonly TimeSpan SafetyMargin = TimeSpan.FromSeconds(30);

@@ -28,6 +28,7 @@ public class CredentialsTests
         Assert.Contains(env.ConfigFile, ex.Message);
         Assert.Contains("aws configure", ex.Message);
         Assert.Contains("UseCredentials", ex.Message);
+        Assert.True(ex.Message.Length <= 500 + SharedFilePathsLength, $"{ex.Message.Length} characters: {ex.Message}");
     }
 
     [Fact]
@@ -53,6 +54,58 @@ public class CredentialsTests
         string token = new DsqlTokenGenerator(DsqlCredentials.Resolve("dsql-session")).GenerateToken(Host, Region, "app");
 
         Assert.Contains("X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE%2F%2Fsession%2Btoken&", token);
+    }
+
+    [Fact]
+    public async Task ProfileThatYieldsNoCredentialsSaysSoShortlyWithTheSdkReasonInside()
+    {
+        using var env = new AwsEnvironment();
+        File.WriteAllText(env.ConfigFile, "[profile dsql-broken-process]\ncredential_process = /nonexistent/dsql-credential-helper\n");
+
+        var eager = await Assert.ThrowsAsync<DsqlCredentialsException>(() => DsqlCredentials.ResolveAsync("dsql-broken-process").AsTask().WaitAsync(Bound));
+        AssertUnusableProfile(eager);
+
+        // Lazily, as a data source with the Profile option meets it at its first connect: sync and async.
+        var generator = new DsqlTokenGenerator(DsqlCredentials.Resolve("dsql-broken-process"));
+        AssertUnusableProfile(await Assert.ThrowsAsync<DsqlCredentialsException>(() => generator.GenerateTokenAsync(Host, Region, "admin").AsTask().WaitAsync(Bound)));
+        AssertUnusableProfile(Assert.Throws<DsqlCredentialsException>(() => generator.GenerateToken(Host, Region, "admin")));
+
+        void AssertUnusableProfile(DsqlCredentialsException ex)
+        {
+            Assert.Equal("dsql-broken-process", ex.Profile);
+            Assert.StartsWith("The AWS profile 'dsql-broken-process' (in ", ex.Message);
+            Assert.Contains(env.ConfigFile, ex.Message);
+            Assert.Contains("UseCredentials", ex.Message);
+            Assert.NotNull(ex.InnerException);
+            Assert.IsNotType<DsqlCredentialsException>(ex.InnerException);
+            Assert.DoesNotContain(ex.InnerException!.Message, ex.Message);
+        }
+    }
+
+    [Fact]
+    public async Task FailingCredentialsGivenByTheUserAreExplainedWithTheSdkReasonInside()
+    {
+        using var env = new AwsEnvironment();
+        var generator = new DsqlTokenGenerator(new FailingCredentials());
+
+        foreach (var ex in new[]
+        {
+            Assert.Throws<DsqlCredentialsException>(() => generator.GenerateToken(Host, Region, "admin")),
+            await Assert.ThrowsAsync<DsqlCredentialsException>(() => generator.GenerateTokenAsync(Host, Region, "admin").AsTask()),
+        })
+        {
+            Assert.StartsWith("The AWS credentials of type FailingCredentials could not produce keys", ex.Message);
+            Assert.Contains("UseCredentials", ex.Message);
+            Assert.IsType<AmazonClientException>(ex.InnerException);
+            Assert.DoesNotContain("session expired", ex.Message);
+        }
+    }
+
+    private sealed class FailingCredentials : AWSCredentials
+    {
+        public override ImmutableCredentials GetCredentials() => throw new AmazonClientException("session expired");
+
+        public override Task<ImmutableCredentials> GetCredentialsAsync() => Task.FromException<ImmutableCredentials>(new AmazonClientException("session expired"));
     }
 
     [Fact]
@@ -145,6 +198,16 @@ public class CredentialsTests
         Assert.Contains("aws sso login", message);
         Assert.Contains("Profile option", message);
         Assert.Contains("UseCredentials", message);
-        Assert.IsAssignableFrom<AmazonClientException>(ex.InnerException);
+        var sdk = Assert.IsAssignableFrom<AmazonClientException>(ex.InnerException);
+
+        // Short: where the chain looked and the fix. The SDK's own (long) account stays in the inner exception.
+        Assert.DoesNotContain(sdk.Message, message);
+        Assert.True(message.Length <= 700 + SharedFilePathsLength, $"{message.Length} characters: {message}");
+        Assert.False(ex.IsTransient);
+        Assert.IsAssignableFrom<Npgsql.NpgsqlException>(ex);
     }
+
+    private static int SharedFilePathsLength =>
+        Amazon.Runtime.CredentialManagement.SharedCredentialsFile.DefaultFilePath.Length
+        + Amazon.Runtime.CredentialManagement.SharedCredentialsFile.DefaultConfigFilePath.Length;
 }
