@@ -58,4 +58,7 @@ internal static partial class Log
 
     [LoggerMessage(18, LogLevel.Error, "Session {SessionId} failed unexpectedly")]
     public static partial void SessionFailed(ILogger logger, Exception exception, long sessionId);
+
+    [LoggerMessage(19, LogLevel.Information, "Session {SessionId}: handshake stalled {Phase} (fault injection)")]
+    public static partial void HandshakeStalled(ILogger logger, long sessionId, HandshakeStall phase);
 }
