@@ -9,7 +9,10 @@ public enum DsqlConnectPhase
     /// </summary>
     Connecting,
 
-    /// <summary>The TCP connection was up and the TLS handshake did not finish: the server (or a proxy, tunnel or firewall on the way) accepted the connection and stopped answering.</summary>
+    /// <summary>
+    /// The TCP connection was up and the TLS handshake did not finish, or the server did not ask for the token after it:
+    /// the server (or a proxy, tunnel or firewall on the way) accepted the connection and stopped answering.
+    /// </summary>
     TlsHandshake,
 
     /// <summary>Getting the IAM token: resolving AWS credentials (which may call instance metadata, SSO or STS) and signing.</summary>

@@ -46,15 +46,17 @@ public sealed class DsqlConnectTimeoutException : NpgsqlException
         string what = phase switch
         {
             DsqlConnectPhase.Connecting => $"the TCP connection to {address} did not complete, or no pooled connection came free (Maximum Pool Size reached)",
-            DsqlConnectPhase.TlsHandshake => $"{address} accepted the TCP connection but did not complete the TLS handshake (a stalled server, proxy or tunnel, or a firewall that drops packets)",
+            DsqlConnectPhase.TlsHandshake => $"{address} accepted the TCP connection but did not complete the TLS handshake, or did not ask for the token after it (a stalled server, proxy or tunnel, or a firewall that drops packets)",
             DsqlConnectPhase.Token => "the AWS credentials needed to sign the IAM token could not be resolved in time",
             DsqlConnectPhase.ConnectPermit => "more connects are queued for the connection-rate bucket than it releases in that time; open fewer connections at once or raise Timeout",
             DsqlConnectPhase.Authentication => "the IAM token was sent and the server did not finish authentication and session start-up",
-            DsqlConnectPhase.RetryDelay => "every attempt so far failed and the budget ran out before the next one" + (lastFailure is null ? "" : $" (last failure: {Describe(lastFailure)})"),
+            DsqlConnectPhase.RetryDelay => "every attempt so far failed and the budget ran out before the next one",
             _ => phase.ToString(),
         };
+        string last = lastFailure is null || lastFailure is OperationCanceledException || lastFailure.InnerException is OperationCanceledException
+            ? "" : $" Last failure: {Describe(lastFailure)}.";
         return $"Could not open a connection to {endpoint} within the Timeout of {seconds} s ({attempts} attempt{(attempts == 1 ? "" : "s")}, connect retries and pacing included): " +
-               $"it ran out during {PhaseText(phase)}: {what}.";
+               $"it ran out during {PhaseText(phase)}: {what}.{last}";
     }
 
     private static string Describe(Exception exception)

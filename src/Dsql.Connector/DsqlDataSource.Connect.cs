@@ -106,7 +106,15 @@ public sealed partial class DsqlDataSource
                 // Out of budget: no retry could finish, so the failure is the open's timeout.
                 if (ex is DsqlConnectTimeoutException) throw ex;
                 if (!open.Caller.IsCancellationRequested && open.Remaining < RetryFloor && (IsRetryable(ex) || IsCancellation(ex)))
+                {
+                    // A stall names the phase it stalled in; an answer (53400, a reset) leaves no time for another attempt.
+                    if (!IsStall(ex))
+                    {
+                        open.Phase = DsqlConnectPhase.RetryDelay;
+                        open.LastFailure = ex;
+                    }
                     throw open.TimedOut(Unwrap(ex));
+                }
                 throw;
             }
             finally
@@ -136,6 +144,11 @@ public sealed partial class DsqlDataSource
         => exception is NpgsqlException { InnerException: { } inner } and not PostgresException && exception.Message.Contains("password provider", StringComparison.Ordinal) ? inner : exception;
 
     private static bool IsCancellation(Exception exception) => FindInChain<OperationCanceledException>(exception) is not null;
+
+    /// <summary>The attempt waited for an answer until it was stopped (a cancellation, or Npgsql's own timeout of a read or the TCP connect).</summary>
+    private static bool IsStall(Exception exception)
+        => IsCancellation(exception) || FindInChain<TimeoutException>(exception) is not null
+           || FindInChain<SocketException>(exception) is { SocketErrorCode: SocketError.TimedOut or SocketError.WouldBlock };
 
     /// <summary>Called by the TLS options callback: the open in this flow has its TCP connection and starts TLS.</summary>
     private void EnteringTlsHandshake()
@@ -252,7 +265,8 @@ public sealed partial class DsqlDataSource
         public DsqlConnectTimeoutException TimedOut(Exception? failure)
         {
             var phase = Phase;
-            var last = phase == DsqlConnectPhase.RetryDelay ? LastFailure ?? failure : failure;
+            // A cancellation says nothing: the failure of the attempt before it says more.
+            var last = phase == DsqlConnectPhase.RetryDelay || failure is null || IsCancellation(failure) ? LastFailure ?? failure : failure;
             string address = $"{Owner._settings.HostAddress ?? Owner.Endpoint}:{Owner._settings.Port}";
             return new DsqlConnectTimeoutException(Owner.Endpoint, address, phase, Budget, Math.Max(1, Attempts), last);
         }
