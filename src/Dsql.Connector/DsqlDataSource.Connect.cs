@@ -219,7 +219,7 @@ public sealed partial class DsqlDataSource
             Budget = owner._settings.OpenBudget;
             // Npgsql's asynchronous open honours its token everywhere (a direct-TLS handshake included), its Timeout not:
             // the token carries the budget. The synchronous open is bounded by Npgsql's Timeout and by Remaining.
-            if (async) NpgsqlToken = DeadlineToken();
+            if (async) NpgsqlToken = caller.CanBeCanceled ? DeadlineToken() : owner._deadlines.For(_started);
         }
 
         public DsqlDataSource Owner { get; }
@@ -242,7 +242,7 @@ public sealed partial class DsqlDataSource
         public TimeSpan Remaining => Budget - Stopwatch.GetElapsedTime(_started);
 
         /// <summary>The budget ran out (and the caller did not cancel).</summary>
-        public bool Expired => !Caller.IsCancellationRequested && (_deadline?.IsCancellationRequested == true || Remaining <= TimeSpan.Zero);
+        public bool Expired => !Caller.IsCancellationRequested && (NpgsqlToken.IsCancellationRequested || _deadline?.IsCancellationRequested == true || Remaining <= TimeSpan.Zero);
 
         /// <summary>A token cancelled by the caller's and at the deadline (created once, on first use).</summary>
         public CancellationToken DeadlineToken()

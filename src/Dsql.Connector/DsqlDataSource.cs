@@ -20,6 +20,7 @@ public sealed partial class DsqlDataSource : DbDataSource
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _retry;
     private readonly NpgsqlDataSource _inner;
+    private readonly DeadlineSlots _deadlines;
     private long _lastThrottledTicks; // UTC ticks; 0 = never
 
     /// <summary>How long after the last throttled connect <see cref="IsConnectThrottled"/> stays true.</summary>
@@ -35,6 +36,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         _logger = loggerFactory.CreateLogger("Dsql.Connector");
         _time = time;
         _retry = BuildRetryPipeline(settings.ConnectRetries);
+        _deadlines = new DeadlineSlots(settings.OpenBudget);
 
         var npgsql = new NpgsqlDataSourceBuilder(NpgsqlPolicy.ConnectionString(settings));
         npgsql.UseLoggerFactory(loggerFactory);
