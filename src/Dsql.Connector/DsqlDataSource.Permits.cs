@@ -11,7 +11,7 @@ public sealed partial class DsqlDataSource
     {
         var password = ProvidePassword(async: false, user, CancellationToken.None);
         Debug.Assert(password.IsCompleted, "a synchronous password callback completed synchronously");
-        return password.GetAwaiter().GetResult();
+        return password.IsCompleted ? password.GetAwaiter().GetResult() : password.AsTask().GetAwaiter().GetResult();
     }
 
     internal ValueTask<string> ProvidePasswordAsync(string user, CancellationToken cancellationToken) => ProvidePassword(async: true, user, cancellationToken);

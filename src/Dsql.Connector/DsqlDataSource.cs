@@ -109,7 +109,7 @@ public sealed partial class DsqlDataSource : DbDataSource
     {
         var open = Open(async: false, CancellationToken.None);
         System.Diagnostics.Debug.Assert(open.IsCompleted, "a synchronous open completed synchronously");
-        return open.GetAwaiter().GetResult();
+        return open.IsCompleted ? open.GetAwaiter().GetResult() : open.AsTask().GetAwaiter().GetResult();
     }
 
     /// <inheritdoc />
