@@ -88,6 +88,7 @@ internal sealed class ConnectPacer
     public bool Wait(bool reserve, TimeSpan timeout)
     {
         if (TryGrant(reserve)) return true;
+        if (timeout <= TimeSpan.Zero) return false;
         using var cancel = new CancellationTokenSource(timeout);
         try
         {

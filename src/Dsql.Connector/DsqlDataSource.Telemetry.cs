@@ -56,6 +56,7 @@ public sealed partial class DsqlDataSource
         // Reached only when the caller did not cancel: a cancellation is the connector's deadline.
         if (exception is OperationCanceledException) return DsqlTelemetry.Reasons.Timeout;
         if (exception is DsqlAuthenticationException) return DsqlTelemetry.Reasons.Auth;
+        if (exception is DsqlConnectTimeoutException) return DsqlTelemetry.Reasons.Timeout;
         // Exception chains are short; the bound only guards against a chain that loops.
         int depth = 0;
         for (var current = exception; current is not null && depth < 16; current = current.InnerException, depth++)

@@ -1,5 +1,3 @@
-using System.Reflection;
-using System.Security.Authentication;
 using Amazon.Runtime;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -41,13 +39,13 @@ public sealed class DsqlDataSourceBuilder
         Settings = new DsqlConnectionStringBuilder(connectionString);
     }
 
-    /// <summary>Starts from settings already parsed (they are used as they are, not copied).</summary>
+    /// <summary>Starts from settings already parsed (this builder works on them; <see cref="Build"/> copies them).</summary>
     public DsqlDataSourceBuilder(DsqlConnectionStringBuilder settings)
     {
         Settings = settings ?? throw new ArgumentNullException(nameof(settings));
     }
 
-    /// <summary>The parsed settings; adjust them before <see cref="Build"/>.</summary>
+    /// <summary>The parsed settings; adjust them before <see cref="Build"/> (changes after it do not reach a built data source).</summary>
     public DsqlConnectionStringBuilder Settings { get; }
 
     /// <summary>Signs tokens with these credentials instead of the AWS default chain (or the <c>Profile</c> setting).</summary>
@@ -81,85 +79,24 @@ public sealed class DsqlDataSourceBuilder
         return this;
     }
 
-    /// <summary>Validates the settings and builds the data source. Nothing connects until the first open.</summary>
+    /// <summary>
+    /// Validates the settings and builds the data source. Everything is copied: what is done to this builder or its
+    /// <see cref="Settings"/> afterwards changes nothing built. Nothing connects until the first open.
+    /// </summary>
     /// <exception cref="DsqlConfigurationException">A setting is invalid; the message names it and its value.</exception>
     public DsqlDataSource Build()
     {
-        var settings = Settings;
-        settings.Validate();
+        var source = Settings;
+        source.Validate();
         // The one place the Region is resolved (environment, AWS profile): the settings' getters read neither.
-        var (endpoint, region) = DsqlRegionResolver.ResolveEndpoint(settings);
+        var (endpoint, region) = DsqlRegionResolver.ResolveEndpoint(source);
+        var lifetime = source.ConnectionLifetime ?? MaxConnectionLifetime - TimeSpan.FromSeconds(Random.Shared.Next(0, (int)LifetimeSpread.TotalSeconds + 1));
+        var settings = DsqlSettings.Freeze(source, endpoint, region, lifetime);
         var logger = _loggerFactory.CreateLogger("Dsql.Connector");
 
         var credentials = _credentials ?? DsqlCredentials.Resolve(settings.Profile);
         var tokenProvider = new DsqlTokenProvider(new DsqlTokenGenerator(credentials, _timeProvider), settings.TokenLifetime, _timeProvider, logger);
-        var pacer = ConnectRateLimiters.For(endpoint, settings.ConnectionRatePerSecond, settings.ConnectionBurst);
-        var lifetime = settings.ConnectionLifetime ?? MaxConnectionLifetime - TimeSpan.FromSeconds(Random.Shared.Next(0, (int)LifetimeSpread.TotalSeconds + 1));
-
-        var npgsql = new NpgsqlDataSourceBuilder(NpgsqlConnectionString(settings, endpoint, lifetime));
-        npgsql.UseLoggerFactory(_loggerFactory);
-        foreach (var configure in _npgsqlConfigurations) configure(npgsql);
-        // Re-applied after the user's callbacks: these are the connector's invariants.
-        ApplyInvariants(npgsql, settings, endpoint, lifetime);
-        bool insecure = settings.AllowInsecureTls && npgsql.ConnectionStringBuilder.SslMode != SslMode.VerifyFull;
-        if (insecure) Log.InsecureTls(logger, endpoint, npgsql.ConnectionStringBuilder.SslMode.ToString());
-
-        var user = settings.Username;
-        var dataSource = new DsqlDataSource(settings, endpoint, region, tokenProvider, pacer, logger, _timeProvider);
-        npgsql.UsePasswordProvider(
-            passwordProvider: builder => dataSource.ProvidePassword(builder.Username ?? user),
-            passwordProviderAsync: (builder, cancellationToken) => dataSource.ProvidePasswordAsync(builder.Username ?? user, cancellationToken));
-        dataSource.Initialize(npgsql.Build());
-        Log.DataSourceBuilt(logger, endpoint, region, user, settings.MinPoolSize, settings.MaxPoolSize, (int)lifetime.TotalSeconds, settings.ConnectionRatePerSecond, settings.ConnectionBurst);
-        return dataSource;
-    }
-
-    internal static string DefaultApplicationName { get; } =
-        "Dsql.Connector/" + (typeof(DsqlDataSourceBuilder).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0");
-
-    private static string NpgsqlConnectionString(DsqlConnectionStringBuilder settings, string endpoint, TimeSpan lifetime)
-    {
-        var builder = new NpgsqlConnectionStringBuilder();
-        foreach (var (key, value) in settings.NpgsqlOptions) builder[key] = value;
-        builder.Host = settings.HostAddress ?? endpoint;
-        builder.Port = settings.Port;
-        builder.Database = settings.Database;
-        builder.Username = settings.Username;
-        builder.Pooling = settings.Pooling;
-        builder.MaxPoolSize = settings.MaxPoolSize;
-        builder.MinPoolSize = settings.MinPoolSize;
-        builder.ConnectionIdleLifetime = (int)Math.Ceiling(settings.ConnectionIdleLifetime.TotalSeconds);
-        builder.ConnectionLifetime = (int)lifetime.TotalSeconds;
-        builder.Timeout = settings.Timeout;
-        builder.CommandTimeout = settings.CommandTimeout;
-        builder.ApplicationName = settings.ApplicationName ?? DefaultApplicationName;
-        if (settings.RootCertificate is { } root) builder.RootCertificate = root;
-        return builder.ConnectionString;
-    }
-
-    private static void ApplyInvariants(NpgsqlDataSourceBuilder npgsql, DsqlConnectionStringBuilder settings, string endpoint, TimeSpan lifetime)
-    {
-        var builder = npgsql.ConnectionStringBuilder;
-        builder.Host = settings.HostAddress ?? endpoint;
-        builder.Port = settings.Port;
-        builder.Database = settings.Database;
-        builder.Password = null;
-        builder.Passfile = null;
-        builder.SslMode = settings.AllowInsecureTls && settings.SslMode is { } weaker ? weaker : SslMode.VerifyFull;
-        // Direct TLS saves a round trip; Npgsql allows it only when TLS is required.
-        builder.SslNegotiation = builder.SslMode >= SslMode.Require ? SslNegotiation.Direct : SslNegotiation.Postgres;
-        // DSQL has no DISCARD, and its transactions cannot take part in distributed (two-phase) transactions.
-        builder.NoResetOnClose = true;
-        builder.Enlist = false;
-        // A refused startup must not be tried a second time behind the caller's back (it costs a connect).
-        builder.GssEncryptionMode = GssEncryptionMode.Disable;
-        builder.ConnectionLifetime = (int)lifetime.TotalSeconds;
-        bool tunnelled = settings.HostAddress is not null;
-        npgsql.UseSslClientAuthenticationOptionsCallback(options =>
-        {
-            options.EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-            // Through a tunnel or to a local address, the certificate must still name the DSQL endpoint (and SNI carries it).
-            if (tunnelled) options.TargetHost = endpoint;
-        });
+        var pacer = ConnectRateLimiters.For(settings.Endpoint, settings.ConnectionRatePerSecond, settings.ConnectionBurst);
+        return new DsqlDataSource(settings, tokenProvider, pacer, _loggerFactory, _npgsqlConfigurations.ToArray(), _timeProvider);
     }
 }

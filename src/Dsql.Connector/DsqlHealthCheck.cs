@@ -47,10 +47,16 @@ public sealed class DsqlHealthCheck : IHealthCheck
         return HealthCheckResult.Healthy($"DSQL at {_dataSource.Endpoint} answers.", data);
     }
 
-    /// <summary>The <c>reason</c> of an unhealthy result: the connector's own classification of failed opens, in the health check's terms.</summary>
+    /// <summary>
+    /// The <c>reason</c> of an unhealthy result: the connector's own classification of failed opens, in the health
+    /// check's terms. An open that ran out of its budget, or a check cut by its own timeout, is <c>timeout</c>, however
+    /// Npgsql wrapped the cancellation.
+    /// </summary>
     internal static string Classify(Exception exception, bool timedOut)
     {
-        if (timedOut && exception is OperationCanceledException) return "timeout";
+        if (exception is DsqlConnectTimeoutException) return "timeout";
+        if (exception is not PostgresException && (timedOut || exception is OperationCanceledException)
+            && DsqlErrors.FindPostgresException(exception) is null && !DsqlTlsException.IsTlsFailure(exception)) return "timeout";
         return DsqlDataSource.ConnectFailureReason(exception) switch
         {
             DsqlTelemetry.Reasons.TooManyConnections => "rate_limit",
@@ -62,9 +68,9 @@ public sealed class DsqlHealthCheck : IHealthCheck
     private string Describe(string reason, Exception exception) => reason switch
     {
         "auth" => $"DSQL at {_dataSource.Endpoint} refused the IAM token: check the credentials and the permission dsql:DbConnect / dsql:DbConnectAdmin.",
-        "tls" => $"The TLS handshake with {_dataSource.Endpoint} failed: the certificate could not be verified ({exception.GetBaseException().Message}).",
+        "tls" => exception is DsqlTlsException ? exception.Message : $"The TLS handshake with {_dataSource.Endpoint} failed: the certificate could not be verified ({exception.GetBaseException().Message}).",
         "rate_limit" => $"DSQL at {_dataSource.Endpoint} refused connections: rate or connection limit reached.",
-        "timeout" => $"DSQL at {_dataSource.Endpoint} did not answer within {_timeout.TotalSeconds:0.#} s.",
+        "timeout" => exception is DsqlConnectTimeoutException ? exception.Message : $"DSQL at {_dataSource.Endpoint} did not answer within the health check's timeout of {_timeout.TotalSeconds:0.#} s.",
         "network" => $"DSQL at {_dataSource.Endpoint} could not be reached: {exception.GetBaseException().Message}",
         _ => $"DSQL at {_dataSource.Endpoint} answered with an error: {exception.Message}",
     };

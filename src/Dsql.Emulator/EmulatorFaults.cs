@@ -13,6 +13,8 @@ public sealed class EmulatorFaults
     private int _commitCuts;
     private CommitCutPoint _commitCutPoint;
     private int _commitsCut;
+    private HandshakeStall _stall;
+    private TaskCompletionSource _stallReleased = CreateOpenGate();
 
     internal EmulatorFaults(DsqlEmulator emulator) => _emulator = emulator;
 
@@ -81,6 +83,53 @@ public sealed class EmulatorFaults
     internal Task AcceptGate
     {
         get { lock (_gate) return _acceptGate.Task; }
+    }
+
+    /// <summary>
+    /// Makes every new connection stall at <paramref name="phase"/> of its handshake: the emulator stops answering
+    /// there (the TCP connection stays open) until <see cref="ResumeHandshakes"/>, the emulator's handshake timeout
+    /// (<see cref="DsqlEmulatorOptions.HandshakeTimeout"/>) or its shutdown, and then closes the connection.
+    /// Connections already past that phase are not affected. <see cref="HandshakeStall.None"/> is
+    /// <see cref="ResumeHandshakes"/>.
+    /// </summary>
+    public void StallHandshakes(HandshakeStall phase)
+    {
+        if (!Enum.IsDefined(phase)) throw new ArgumentOutOfRangeException(nameof(phase), phase, "Not a handshake phase.");
+        if (phase == HandshakeStall.None)
+        {
+            ResumeHandshakes();
+            return;
+        }
+        lock (_gate)
+        {
+            _stall = phase;
+            if (_stallReleased.Task.IsCompleted) _stallReleased = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>Ends the handshake stall: connections stalled so far are closed, new ones run their handshake normally.</summary>
+    public void ResumeHandshakes()
+    {
+        lock (_gate)
+        {
+            _stall = HandshakeStall.None;
+            _stallReleased.TrySetResult();
+        }
+    }
+
+    /// <summary>Where new connections stall (<see cref="HandshakeStall.None"/>: nowhere).</summary>
+    public HandshakeStall HandshakeStall
+    {
+        get { lock (_gate) return _stall; }
+    }
+
+    /// <summary>
+    /// The task a connection at <paramref name="phase"/> of its handshake waits for before it is closed, or null when
+    /// that phase is not stalled.
+    /// </summary>
+    internal Task? StallAt(HandshakeStall phase)
+    {
+        lock (_gate) return _stall == phase ? _stallReleased.Task : null;
     }
 
     /// <summary>Closes every open session with a FATAL 57P01 error; returns how many were closed.</summary>

@@ -61,4 +61,7 @@ internal static partial class Log
 
     [LoggerMessage(19, LogLevel.Information, "Session {SessionId}: cut at COMMIT by fault injection ({Point})")]
     public static partial void SessionCutAtCommit(ILogger logger, long sessionId, string point);
+
+    [LoggerMessage(20, LogLevel.Information, "Session {SessionId}: handshake stalled {Phase} (fault injection)")]
+    public static partial void HandshakeStalled(ILogger logger, long sessionId, HandshakeStall phase);
 }

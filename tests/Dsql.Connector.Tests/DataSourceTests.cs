@@ -189,11 +189,12 @@ public sealed class DataSourceTests(BackendFixture backend)
         await using (var first = await dataSource.OpenConnectionAsync())
         {
         }
-        var failure = await Assert.ThrowsAsync<NpgsqlException>(async () => await dataSource.OpenConnectionAsync());
+        var failure = await Assert.ThrowsAsync<DsqlConnectTimeoutException>(async () => await dataSource.OpenConnectionAsync());
         Assert.IsType<TimeoutException>(failure.InnerException);
+        Assert.Equal(DsqlConnectPhase.ConnectPermit, failure.Phase);
         Assert.Contains("connect permit", failure.Message, StringComparison.Ordinal);
         Assert.Contains("Timeout of 1 s", failure.Message, StringComparison.Ordinal);
-        Assert.Throws<NpgsqlException>(() => dataSource.OpenConnection()); // the synchronous path alike
+        Assert.Equal(DsqlConnectPhase.ConnectPermit, Assert.Throws<DsqlConnectTimeoutException>(() => dataSource.OpenConnection()).Phase); // the synchronous path alike
     }
 
     [Fact]

@@ -81,6 +81,7 @@ internal sealed class StartupHandshake
         ClientStream = network;
         var faults = _services.Faults;
         if (faults.Latency > TimeSpan.Zero) await Task.Delay(faults.Latency, cancellationToken).ConfigureAwait(false);
+        if (await StallAsync(HandshakeStall.AfterAccept, cancellationToken).ConfigureAwait(false)) return false;
 
         // Direct TLS starts with a TLS handshake record; everything else starts with a length-prefixed packet.
         byte[] head = new byte[8];
@@ -137,6 +138,11 @@ internal sealed class StartupHandshake
             }
         }
 
+        if (faults.StallAt(HandshakeStall.DuringTls) is { } tlsStall)
+        {
+            Log.HandshakeStalled(_logger, _sessionId, HandshakeStall.DuringTls);
+            transport = new StallingStream(transport, tlsStall);
+        }
         var tls = new SslStream(transport, leaveInnerStreamOpen: false);
         ClientStream = tls;
         try
@@ -213,6 +219,7 @@ internal sealed class StartupHandshake
             return await RefuseAsync(PgConstants.ProtocolViolation, $"expected a password message of at most {PgConstants.MaxPasswordMessageLength} bytes: {ex.Message}", cancellationToken).ConfigureAwait(false);
         }
         if (passwordMessage.IsEnd) return false;
+        if (await StallAsync(HandshakeStall.AfterPassword, cancellationToken).ConfigureAwait(false)) return false;
         if (passwordMessage.Type != PgConstants.Password)
             return await RefuseAsync(PgConstants.ProtocolViolation, $"expected a password message of at most {PgConstants.MaxPasswordMessageLength} bytes, got message type '{(char)passwordMessage.Type}'", cancellationToken).ConfigureAwait(false);
         // A connection counts against the rate when it presents its credentials (clients that pace themselves
@@ -261,6 +268,11 @@ internal sealed class StartupHandshake
         Writer.WriteInt32(0);
         Writer.EndMessage();
         foreach (var status in Backend.ParameterStatusMessages) Writer.WriteRaw(status);
+        if (faults.StallAt(HandshakeStall.MidStartup) is not null)
+        {
+            await Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (await StallAsync(HandshakeStall.MidStartup, cancellationToken).ConfigureAwait(false)) return false;
+        }
         (FrontendProcessId, FrontendSecretKey) = registerCancelKey();
         Writer.BeginMessage(PgConstants.BackendKeyData);
         Writer.WriteInt32(FrontendProcessId);
@@ -271,6 +283,18 @@ internal sealed class StartupHandshake
         Writer.EndMessage();
         // The final ReadyForQuery stays buffered: the session flushes it once it counts as open.
         Log.SessionOpened(_logger, _sessionId, user, Endpoint.Host, Backend.ProcessId);
+        return true;
+    }
+
+    /// <summary>
+    /// Stops answering when fault injection stalls <paramref name="phase"/>: waits until the stall is lifted (true: the
+    /// caller closes the connection) or the handshake times out (an <see cref="OperationCanceledException"/>).
+    /// </summary>
+    private async Task<bool> StallAsync(HandshakeStall phase, CancellationToken cancellationToken)
+    {
+        if (_services.Faults.StallAt(phase) is not { } released) return false;
+        Log.HandshakeStalled(_logger, _sessionId, phase);
+        await released.WaitAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }
 

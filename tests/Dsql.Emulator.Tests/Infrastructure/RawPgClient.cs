@@ -88,17 +88,17 @@ internal sealed class RawPgClient : IAsyncDisposable
     }
 
     /// <summary>Classic negotiation: SSLRequest, expect 'S', then a verify-full TLS handshake.</summary>
-    public async Task StartTlsAsync(EmulatorEndpointInfo endpoint)
+    public async Task StartTlsAsync(EmulatorEndpointInfo endpoint, TimeSpan? timeout = null)
     {
         char? answer = await SendSslRequestAsync();
         if (answer != 'S') throw new InvalidOperationException($"the emulator answered the SSLRequest with {(answer is null ? "a closed connection" : $"'{answer}'")}, expected 'S'");
-        await AuthenticateTlsAsync(endpoint);
+        await AuthenticateTlsAsync(endpoint, timeout);
     }
 
     /// <summary>Direct TLS: the ClientHello is the first thing on the wire.</summary>
-    public Task StartDirectTlsAsync(EmulatorEndpointInfo endpoint) => AuthenticateTlsAsync(endpoint);
+    public Task StartDirectTlsAsync(EmulatorEndpointInfo endpoint, TimeSpan? timeout = null) => AuthenticateTlsAsync(endpoint, timeout);
 
-    private async Task AuthenticateTlsAsync(EmulatorEndpointInfo endpoint)
+    private async Task AuthenticateTlsAsync(EmulatorEndpointInfo endpoint, TimeSpan? limit)
     {
         var authority = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(endpoint.CaCertificatePath));
         var policy = new X509ChainPolicy
@@ -108,7 +108,7 @@ internal sealed class RawPgClient : IAsyncDisposable
         };
         policy.CustomTrustStore.Add(authority);
         var tls = new SslStream(Stream, leaveInnerStreamOpen: false);
-        using var timeout = new CancellationTokenSource(DefaultTimeout);
+        using var timeout = new CancellationTokenSource(limit ?? DefaultTimeout);
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
             TargetHost = endpoint.Host,
