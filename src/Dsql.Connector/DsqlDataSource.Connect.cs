@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using Npgsql;
 using Polly;
 using Polly.Retry;
@@ -52,7 +53,9 @@ public sealed partial class DsqlDataSource
         }
         catch (Exception ex) when (TranslateFailure(ex, open) is { } translated)
         {
-            throw translated;
+            // Keeps the stack trace of an exception thrown earlier (the credentials failure Npgsql wrapped).
+            ExceptionDispatchInfo.Throw(translated);
+            throw;
         }
         finally
         {
@@ -113,7 +116,7 @@ public sealed partial class DsqlDataSource
                         open.Phase = DsqlConnectPhase.RetryDelay;
                         open.LastFailure = ex;
                     }
-                    throw open.TimedOut(Unwrap(ex));
+                    throw open.TimedOut(DsqlErrors.UnwrapOpenFailure(ex));
                 }
                 throw;
             }
@@ -131,6 +134,8 @@ public sealed partial class DsqlDataSource
     private Exception? TranslateFailure(Exception exception, OpenState open)
     {
         if (open.Caller.IsCancellationRequested) return null;
+        // No token could be signed: the explanation, not Npgsql's "exception thrown from the password provider".
+        if (DsqlErrors.FindPasswordProviderFailure(exception) is { } credentials) return ReferenceEquals(credentials, exception) ? null : credentials;
         if (FindInChain<DsqlConnectTimeoutException>(exception) is { } timeout) return ReferenceEquals(timeout, exception) ? null : timeout;
         if (exception is DsqlAuthenticationException or DsqlTlsException) return null;
         if (open.Expired && (IsCancellation(exception) || IsRetryable(exception))) return open.TimedOut(exception);
@@ -138,10 +143,6 @@ public sealed partial class DsqlDataSource
             return new DsqlTlsException(Endpoint, _settings.HostAddress, _settings.Port, Region, _settings.RootCertificate, npgsql);
         return null;
     }
-
-    /// <summary>The exception that says most: Npgsql's wrapper of a password-callback failure is dropped.</summary>
-    private static Exception Unwrap(Exception exception)
-        => exception is NpgsqlException { InnerException: { } inner } and not PostgresException && exception.Message.Contains("password provider", StringComparison.Ordinal) ? inner : exception;
 
     private static bool IsCancellation(Exception exception) => FindInChain<OperationCanceledException>(exception) is not null;
 

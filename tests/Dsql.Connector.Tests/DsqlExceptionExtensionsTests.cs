@@ -12,9 +12,6 @@ namespace Dsql.Connector.Tests;
 [Collection(BackendCollection.Name)]
 public sealed class DsqlExceptionExtensionsTests(BackendFixture backend)
 {
-    private const string OpenPathPending =
-        "Enable once DsqlDataSource's open path rethrows DsqlErrors.UnwrapOpenFailure(ex) (issue 11, deliverable 6).";
-
     /// <summary>Temporary credentials that expired a minute ago on the emulator's clock: no token can be signed with them.</summary>
     private static SessionAWSCredentials ExpiredCredentials(ConnectorHarness harness) =>
         new(TestTokens.AccessKeyId, TestTokens.Secret, "FwoGZXIvYXdzEXAMPLEsessiontoken")
@@ -79,7 +76,7 @@ public sealed class DsqlExceptionExtensionsTests(BackendFixture backend)
         AssertExpiredCredentialsExplanation(syncFailure.ToDsqlException());
     }
 
-    [Fact(Skip = OpenPathPending)]
+    [Fact]
     public async Task A_credentials_failure_reaches_the_caller_of_the_data_source_with_its_explanation_on_top()
     {
         await using var harness = await ConnectorHarness.StartAsync(backend);
