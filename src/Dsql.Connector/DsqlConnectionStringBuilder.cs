@@ -256,8 +256,9 @@ public sealed partial class DsqlConnectionStringBuilder : DbConnectionStringBuil
     public bool Pooling { get => Get(DsqlKeywords.Pooling); set => Put(DsqlKeywords.Pooling, value); }
 
     /// <summary>
-    /// Seconds an open of a connection may take in all: waiting for a connection-rate permit, connect retries and their
-    /// backoff included. Default 15, Npgsql's default; from 1 to 1024 (Npgsql's maximum).
+    /// Seconds an open of a connection may take in all, from the call to the open connection: the wait for a pooled
+    /// connection or a connection-rate permit, every attempt (TCP, TLS, authentication) and the retry delays. Default
+    /// 15, Npgsql's default; from 1 to 1024 (Npgsql's maximum).
     /// Keywords <c>Timeout</c>, <c>Connect Timeout</c>, <c>connect_timeout</c>.
     /// </summary>
     public int Timeout { get => Get(DsqlKeywords.Timeout); set => Put(DsqlKeywords.Timeout, value); }
