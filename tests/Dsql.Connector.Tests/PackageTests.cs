@@ -175,6 +175,15 @@ public sealed class PackagesFixture : IAsyncLifetime
     public Task DisposeAsync()
     {
         Directory.Delete(_root, recursive: true);
+        // The consumers' restores put this run's packages into NuGet's cache; nothing else will ever use them.
+        string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
+            ? configured
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        foreach (string project in Projects)
+        {
+            string cached = Path.Combine(cache, project.ToLowerInvariant(), Version);
+            if (Directory.Exists(cached)) Directory.Delete(cached, recursive: true);
+        }
         return Task.CompletedTask;
     }
 
