@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build, test, demo and benchmark entry point for Dsql.Connector.
 #
-#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj
-#   ./build.sh demo [args]   build and run the quickstart (or, without it, the dsql-emulator tool)
+#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj; prints failures,
+#                            one summary line per project and last "N passed, N failed[, N skipped]"
+#   ./build.sh demo [args]   build only the quickstart and what it references, and run it
+#                            (or, without the sample, the dsql-emulator tool)
+#   ./build.sh api           rewrite the public API baseline (PublicAPI.*.txt) from the code
 #   ./build.sh bench [args]  build and run the performance lab (tests/Dsql.Connector.Benchmarks):
 #                            every scenario side by side, results in docs/performance/<mode>.md/.json
 #   ./build.sh prereqs       only check/install the prerequisites
@@ -14,7 +17,8 @@
 # Environment:
 #   CI=true          non-interactive run (as on CI)
 #   PG_BIN           directory holding initdb, pg_ctl and postgres
-#   TEST_VERBOSITY   console logger verbosity for dotnet test (default: normal)
+#   TEST_VERBOSITY   console logger verbosity for dotnet test (default: minimal: failures and a
+#                    summary per project; normal lists every test)
 #   PG_PROBE_ROOT    testing aid only: look for PostgreSQL under this root
 #                    instead of / and ignore PATH, so the install branch can be
 #                    exercised on a machine that has PostgreSQL
@@ -40,15 +44,42 @@ fi
 log() { printf '==> %s\n' "$*" >&2; }
 err() { printf 'error: %s\n' "$*" >&2; }
 
+# Runs "$@" as one named step: says when it starts and how long it took, and while it runs without a terminal
+# (CI, a pipe) prints a line every PROGRESS_SECONDS so that a long step is never silent.
+PROGRESS_SECONDS="${PROGRESS_SECONDS:-15}"
+step() {
+  local name="$1"; shift
+  local started=$SECONDS rc=0 pid ticker=""
+  log "$name"
+  if [[ ! -t 2 ]]; then
+    ( while sleep "$PROGRESS_SECONDS"; do printf '    ... %s (%d s)\n' "$name" $(( SECONDS - started )) >&2; done ) &
+    ticker=$!
+  fi
+  "$@" || rc=$?
+  if [[ -n "$ticker" ]]; then
+    kill "$ticker" 2>/dev/null || true
+    wait "$ticker" 2>/dev/null || true
+  fi
+  if [[ "$rc" -eq 0 ]]; then
+    log "$name: done in $(( SECONDS - started )) s"
+  else
+    err "$name: failed (exit $rc) after $(( SECONDS - started )) s"
+  fi
+  return "$rc"
+}
+
 usage() {
   cat <<'EOF'
 Usage: ./build.sh <command> [args]
 
 Commands:
   test           build the solution (Release) and run every test project under tests/;
-                 TRX results go to artifacts/test-results; last line is
-                 "N passed, N failed[, N skipped]"
-  demo [args]    build and run samples/Quickstart (without it, the dsql-emulator tool)
+                 prints failures and one summary line per project; TRX results go to
+                 artifacts/test-results; last line is "N passed, N failed[, N skipped]"
+  demo [args]    build only samples/Quickstart and what it references, and run it
+                 (without the sample, the dsql-emulator tool)
+  api            rewrite PublicAPI.Shipped.txt/Unshipped.txt of every packable library from
+                 the code (new members go to Unshipped); review the diff before committing
   bench [args]   build and run the performance lab (tests/Dsql.Connector.Benchmarks): token,
                  rent, connect, transaction (BenchmarkDotNet), emulator, storm, contention and
                  soak; results in docs/performance/full.md and .json (about 25 minutes)
@@ -253,8 +284,7 @@ ensure_prereqs() {
 # --------------------------------------------------------------------------
 
 build_solution() {
-  log "dotnet build $SOLUTION -c $CONFIGURATION"
-  dotnet build "$SOLUTION" -c "$CONFIGURATION" -nologo
+  step "build $SOLUTION ($CONFIGURATION)" dotnet build "$SOLUTION" -c "$CONFIGURATION" -nologo -v minimal
 }
 
 # Test projects, one per line, sorted.
@@ -269,8 +299,7 @@ build_projects_outside_solution() {
   while IFS= read -r proj; do
     [[ -n "$proj" ]] || continue
     if ! grep -qF "$(basename "$proj")" "$SOLUTION"; then
-      log "$proj is not in $SOLUTION; building it separately"
-      dotnet build "$proj" -c "$CONFIGURATION" -nologo || status=1
+      step "build $proj (not in $SOLUTION)" dotnet build "$proj" -c "$CONFIGURATION" -nologo -v minimal || status=1
     fi
   done < <(list_test_projects)
   return "$status"
@@ -309,28 +338,34 @@ cmd_test() {
     exit 1
   fi
 
-  local verbosity="${TEST_VERBOSITY:-normal}"
-  local -A exit_codes=()
-  local name rc
+  local verbosity="${TEST_VERBOSITY:-minimal}"
+  local -A exit_codes=() durations=()
+  local name rc started
   for proj in "${projects[@]}"; do
     name="$(basename "$proj" .csproj)"
-    log "dotnet test $proj"
     rc=0
-    dotnet test "$proj" -c "$CONFIGURATION" --no-build \
-      --logger "trx;LogFileName=$name.trx" \
+    started=$SECONDS
+    # One TRX per target framework ({framework} is the logger's own placeholder); minimal verbosity prints the
+    # failures with their messages and one line per assembly, not every passing test.
+    step "test $name" dotnet test "$proj" -c "$CONFIGURATION" --no-build \
+      --logger "trx;LogFilePrefix=$name" \
       --logger "console;verbosity=$verbosity" \
       --results-directory "$RESULTS_DIR" || rc=$?
     exit_codes["$name"]=$rc
+    durations["$name"]=$(( SECONDS - started ))
   done
 
   # Sum the counters of every project's TRX file(s).
   local total_passed=0 total_failed=0 total_skipped=0
   local notes=()
-  local trx counters p f s t found_trx project_failed
+  local trx counters p f s t found_trx project_failed project_passed project_skipped
+  local summaries=()
   for proj in "${projects[@]}"; do
     name="$(basename "$proj" .csproj)"
     found_trx=0
     project_failed=0
+    project_passed=0
+    project_skipped=0
     while IFS= read -r trx; do
       [[ -n "$trx" ]] || continue
       counters="$(tr -d '\r\n' < "$trx" | grep -o '<Counters[^>]*>' | head -n 1 || true)"
@@ -348,7 +383,10 @@ cmd_test() {
       total_failed=$(( total_failed + f ))
       total_skipped=$(( total_skipped + s ))
       project_failed=$(( project_failed + f ))
+      project_passed=$(( project_passed + p ))
+      project_skipped=$(( project_skipped + s ))
     done < <(find "$RESULTS_DIR" -maxdepth 2 -type f \( -name "$name.trx" -o -name "${name}_*.trx" \) 2>/dev/null | LC_ALL=C sort)
+    summaries+=("$(printf '%-28s %5d passed, %d failed, %d skipped  (%d s)' "$name" "$project_passed" "$project_failed" "$project_skipped" "${durations[$name]}")")
 
     rc="${exit_codes[$name]}"
     if [[ "$found_trx" -eq 0 ]]; then
@@ -367,6 +405,10 @@ cmd_test() {
 
   echo
   echo "Test results: $RESULTS_DIR"
+  local line
+  for line in "${summaries[@]}"; do
+    echo "  $line"
+  done
   local note
   for note in "${notes[@]+"${notes[@]}"}"; do
     echo "FAILED: $note"
@@ -394,12 +436,40 @@ cmd_test() {
 
 cmd_demo() {
   ensure_prereqs
-  build_solution
-  if [[ -d samples/Quickstart ]]; then
-    exec dotnet run --project samples/Quickstart -c "$CONFIGURATION" --no-build -- "$@"
-  fi
   # Without the sample, run the emulator itself (the dsql-emulator tool): it prints connection strings.
-  exec dotnet run --project src/Dsql.Emulator.Tool -c "$CONFIGURATION" --no-build -- "$@"
+  local project=src/Dsql.Emulator.Tool
+  [[ -d samples/Quickstart ]] && project=samples/Quickstart
+  # Only the demo and what it references, for its own framework (net10.0): no tests, no net8.0 builds, no
+  # analyzers, no XML docs (./build.sh test does all of that). On a fresh clone this restores and compiles three
+  # projects: 32 s of CPU (user + sys, fresh clone, -m:1, no compiler server) where building the whole solution
+  # took 121 s.
+  step "build $project and its references" \
+    dotnet build "$project" -c "$CONFIGURATION" -nologo -v minimal -p:RunAnalyzers=false -p:GenerateDocumentationFile=false
+  log "run $project"
+  exec dotnet run --project "$project" -c "$CONFIGURATION" --no-build -- "$@"
+}
+
+# Rewrites the public API baseline of every packable library from the code: both files are reset (Shipped keeps
+# what it lists), the analyzers' code fix adds what is public and not listed (RS0016) to PublicAPI.Unshipped.txt
+# and removes what is listed and gone (RS0017). One project at a time: the fix does not always reach every
+# project of a solution in one run.
+cmd_api() {
+  ensure_dotnet
+  local proj
+  while IFS= read -r proj; do
+    [[ -n "$proj" ]] || continue
+    grep -q '<IsPackable>true</IsPackable>' "$proj" || continue
+    grep -q '<PackAsTool>true</PackAsTool>' "$proj" && continue
+    local dir
+    dir="$(dirname "$proj")"
+    [[ -f "$dir/PublicAPI.Shipped.txt" ]] || printf '#nullable enable\n' > "$dir/PublicAPI.Shipped.txt"
+    printf '#nullable enable\n' > "$dir/PublicAPI.Unshipped.txt"
+    step "public API of $proj" dotnet format analyzers "$proj" --diagnostics RS0016 RS0017 --severity warn -v quiet
+    # Keep the file sorted and free of the duplicates one entry per target framework would leave.
+    { head -n 1 "$dir/PublicAPI.Unshipped.txt"; tail -n +2 "$dir/PublicAPI.Unshipped.txt" | LC_ALL=C sort -u; } > "$dir/PublicAPI.Unshipped.txt.new"
+    mv "$dir/PublicAPI.Unshipped.txt.new" "$dir/PublicAPI.Unshipped.txt"
+  done < <(find src -name '*.csproj' -type f | LC_ALL=C sort)
+  log "baseline rewritten; review with: git diff -- 'src/*/PublicAPI.*.txt'"
 }
 
 cmd_bench() {
@@ -414,6 +484,7 @@ main() {
   case "$command" in
     test) cmd_test "$@" ;;
     demo) cmd_demo "$@" ;;
+    api) cmd_api "$@" ;;
     bench) cmd_bench "$@" ;;
     prereqs) ensure_prereqs; log "prerequisites satisfied" ;;
     -h|--help|help) usage; exit 0 ;;

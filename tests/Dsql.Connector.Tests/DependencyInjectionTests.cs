@@ -91,16 +91,26 @@ public sealed class DependencyInjectionTests(BackendFixture backend)
         await (await westSource.OpenConnectionAsync()).DisposeAsync();
     }
 
-    [Fact]
-    public void A_bad_configuration_section_fails_with_every_problem_and_its_path_and_registers_nothing()
+    /// <summary>Starts a host whose only registration is <paramref name="register"/> and returns how it failed.</summary>
+    private static async Task<OptionsValidationException> StartFailsAsync(IConfiguration configuration, Action<IServiceCollection, IConfiguration> register)
     {
-        var services = new ServiceCollection();
+        var builder = Host.CreateApplicationBuilder();
+        register(builder.Services, configuration);
+        using var host = builder.Build();
+        return await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+    }
+
+    [Fact]
+    public async Task A_bad_configuration_section_is_only_bound_at_registration_and_fails_at_start_with_every_problem_and_its_path()
+    {
         var configuration = Configuration(
             ("Dsql:Port", "abc"),
             ("Dsql:Maximum Pool Size", "0"),
             ("Dsql:Colour", "blue"),
             ("Dsql:Token Lifetime", "999999999"));
-        var ex = Assert.Throws<OptionsValidationException>(() => services.AddDsql(configuration));
+        var services = new ServiceCollection();
+        services.AddDsql(configuration); // no work beyond recording the binding: nothing is parsed or thrown here
+        var ex = await StartFailsAsync(configuration, (s, c) => s.AddDsql(c));
         Assert.Contains("Dsql:Port", ex.Message, StringComparison.Ordinal);
         Assert.Contains("abc", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Dsql:Maximum Pool Size", ex.Message, StringComparison.Ordinal);
@@ -108,18 +118,32 @@ public sealed class DependencyInjectionTests(BackendFixture backend)
         Assert.Contains("Dsql:Token Lifetime", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Dsql:Host", ex.Message, StringComparison.Ordinal); // and no endpoint was given at all
         Assert.Equal(5, ex.Failures.Count());
-        Assert.Empty(services);
     }
 
     [Fact]
-    public void A_missing_endpoint_is_named()
+    public async Task A_missing_endpoint_or_section_is_named_at_start()
     {
-        var services = new ServiceCollection();
-        var ex = Assert.Throws<OptionsValidationException>(() => services.AddDsql(Configuration(("Dsql:Profile", "dev"))));
+        var ex = await StartFailsAsync(Configuration(("Dsql:Profile", "dev")), (s, c) => s.AddDsql(c));
         Assert.Contains("Dsql:Host", ex.Message, StringComparison.Ordinal);
-        ex = Assert.Throws<OptionsValidationException>(() => services.AddDsql(Configuration(("Other:Host", "x"))));
+        ex = await StartFailsAsync(Configuration(("Other:Host", "x")), (s, c) => s.AddDsql(c));
         Assert.Contains("Dsql", ex.Message, StringComparison.Ordinal);
-        Assert.Empty(services);
+        Assert.Contains("missing or empty", ex.Message, StringComparison.Ordinal);
+        ex = await StartFailsAsync(Configuration(("Clusters:East:Host:Name", "x")), (s, c) => s.AddKeyedDsql("east", c, "Clusters:East"));
+        Assert.Contains("Clusters:East:Host: expected a value, found a section", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Configuration_is_read_when_the_data_source_is_built_not_when_it_is_registered()
+    {
+        await using var harness = await ConnectorHarness.StartAsync(backend);
+        var configuration = new ConfigurationManager();
+        var services = Services();
+        services.AddDsql(configuration); // the section does not exist yet
+        foreach (var (key, value) in EmulatorSection(harness)) configuration[key] = value;
+        await using var provider = services.BuildServiceProvider();
+        var dataSource = provider.GetRequiredService<DsqlDataSource>();
+        Assert.Equal(harness.Endpoint.Host, dataSource.Endpoint);
+        await (await dataSource.OpenConnectionAsync()).DisposeAsync();
     }
 
     [Fact]

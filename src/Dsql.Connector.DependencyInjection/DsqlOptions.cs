@@ -38,6 +38,9 @@ public sealed class DsqlOptions
     /// </summary>
     internal string? SourcePath { get; set; }
 
+    /// <summary>What binding from configuration found wrong (a missing section, a nested section), reported at validation.</summary>
+    internal List<string> BindingProblems { get; } = [];
+
     /// <summary>The key the user wrote for a setting (e.g. <c>Maximum Pool Size</c> for MaxPoolSize), else the setting's name.</summary>
     private string KeyFor(string setting)
     {

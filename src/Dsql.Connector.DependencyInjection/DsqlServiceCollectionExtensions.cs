@@ -30,10 +30,11 @@ public static class DsqlServiceCollectionExtensions
     /// Registers DSQL from configuration: the section <paramref name="sectionName"/> (default <c>Dsql</c>) of
     /// <paramref name="configuration"/>, or <paramref name="configuration"/> itself when <paramref name="sectionName"/>
     /// is null. Keys are connection-string keywords (<c>Host</c>, <c>Region</c>, <c>Profile</c>, <c>Maximum Pool Size</c>, ...)
-    /// or <c>ConnectionString</c>. The section is checked at once: every problem is reported together, each with its
-    /// configuration path, and nothing is registered.
+    /// or <c>ConnectionString</c>. Registration only records where to bind from: the section is read when the options
+    /// are first created and checked at start-up (<c>ValidateOnStart</c>), where every problem is reported together,
+    /// each with its configuration path, as an <see cref="OptionsValidationException"/> (a missing section, unknown
+    /// keys, wrong types or out-of-range values).
     /// </summary>
-    /// <exception cref="OptionsValidationException">The section is missing, or has unknown keys, wrong types or out-of-range values.</exception>
     public static IServiceCollection AddDsql(this IServiceCollection services, IConfiguration configuration, string? sectionName = DsqlOptions.DefaultSectionName)
         => AddKeyedDsql(services, null, configuration, sectionName);
 
@@ -49,22 +50,17 @@ public static class DsqlServiceCollectionExtensions
     }
 
     /// <summary>Registers a keyed DSQL data source from a configuration section; see <see cref="AddDsql(IServiceCollection, IConfiguration, string?)"/>.</summary>
-    /// <exception cref="OptionsValidationException">The section is missing, or has unknown keys, wrong types or out-of-range values.</exception>
     public static IServiceCollection AddKeyedDsql(this IServiceCollection services, object? serviceKey, IConfiguration configuration, string? sectionName = DsqlOptions.DefaultSectionName)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var section = sectionName is null ? configuration : configuration.GetSection(sectionName);
         string path = section is IConfigurationSection named ? named.Path : "";
-        var problems = new List<string>();
-        var bound = new DsqlOptions { SourcePath = path.Length == 0 ? null : path };
-        Bind(section, bound, problems);
-        if (problems.Count == 0) bound.TryCreateSettings(problems);
-        if (problems.Count > 0) throw new OptionsValidationException(OptionsName(serviceKey), typeof(DsqlOptions), problems);
+        // Bound when the options are created, so configuration providers added after this call count too; the
+        // validator reports what binding found wrong together with the settings' own problems.
         return AddDsqlCore(services, serviceKey, options =>
         {
-            options.SourcePath = bound.SourcePath;
-            options.ConnectionString = bound.ConnectionString;
-            foreach (var (key, value) in bound.Settings) options.Settings[key] = value;
+            options.SourcePath = path.Length == 0 ? null : path;
+            Bind(section, options, options.BindingProblems);
         });
     }
 
@@ -116,8 +112,8 @@ public static class DsqlServiceCollectionExtensions
     private static DsqlDataSource CreateDataSource(IServiceProvider provider, string name, object? serviceKey)
     {
         var options = provider.GetRequiredService<IOptionsMonitor<DsqlOptions>>().Get(name);
-        var problems = new List<string>();
-        var settings = options.TryCreateSettings(problems) ?? throw new OptionsValidationException(name, typeof(DsqlOptions), problems);
+        var problems = new List<string>(options.BindingProblems);
+        var settings = (problems.Count == 0 ? options.TryCreateSettings(problems) : null) ?? throw new OptionsValidationException(name, typeof(DsqlOptions), problems);
         var builder = new DsqlDataSourceBuilder(settings);
         if (provider.GetService<ILoggerFactory>() is { } loggerFactory) builder.UseLoggerFactory(loggerFactory);
         if (provider.GetService<TimeProvider>() is { } timeProvider) builder.UseTimeProvider(timeProvider);
@@ -134,8 +130,8 @@ public static class DsqlServiceCollectionExtensions
     {
         public ValidateOptionsResult Validate(string? name, DsqlOptions options)
         {
-            var problems = new List<string>();
-            options.TryCreateSettings(problems);
+            var problems = new List<string>(options.BindingProblems);
+            if (problems.Count == 0) options.TryCreateSettings(problems);
             return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
         }
     }
