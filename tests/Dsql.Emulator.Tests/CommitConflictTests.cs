@@ -128,15 +128,8 @@ public sealed class CommitConflictTests(BackendFixture backend)
     {
         var (emulator, table) = await StartAsync();
         await using var _ = emulator;
-        var endpoint = emulator.Endpoints[0];
-        await using var a = await RawPgClient.ConnectAsync(endpoint);
-        await using var b = await RawPgClient.ConnectAsync(endpoint);
-        foreach (var client in new[] { a, b })
-        {
-            await client.StartTlsAsync(endpoint);
-            await client.SendStartupAsync(("user", "admin"), ("database", "postgres"));
-            await client.AuthenticateAsync(TestTokens.For(emulator, endpoint));
-        }
+        await using var a = await ConnectRawAsync(emulator);
+        await using var b = await ConnectRawAsync(emulator);
 
         Assert.Equal(["BEGIN", "Z:T"], await QueryAsync(a, "BEGIN"));
         Assert.Equal(["BEGIN", "Z:T"], await QueryAsync(b, "BEGIN"));
@@ -189,15 +182,8 @@ public sealed class CommitConflictTests(BackendFixture backend)
     {
         var (emulator, table) = await StartAsync();
         await using var _ = emulator;
-        var endpoint = emulator.Endpoints[0];
-        await using var a = await RawPgClient.ConnectAsync(endpoint);
-        await using var b = await RawPgClient.ConnectAsync(endpoint);
-        foreach (var client in new[] { a, b })
-        {
-            await client.StartTlsAsync(endpoint);
-            await client.SendStartupAsync(("user", "admin"), ("database", "postgres"));
-            await client.AuthenticateAsync(TestTokens.For(emulator, endpoint));
-        }
+        await using var a = await ConnectRawAsync(emulator);
+        await using var b = await ConnectRawAsync(emulator);
 
         Assert.Equal(["BEGIN", "Z:T"], await QueryAsync(a, "BEGIN"));
         Assert.Equal(["UPDATE 1", "Z:T"], await QueryAsync(a, $"UPDATE {table} SET n = 1 WHERE id = 1"));
@@ -210,6 +196,17 @@ public sealed class CommitConflictTests(BackendFixture backend)
         Assert.Equal(["COMMIT", "Z:I"], await QueryAsync(a, "COMMIT"));
         Assert.Equal(["E:40001 " + Oc000, "Z:I"], await QueryAsync(b, "COMMIT"));
         Assert.Equal(["D:0", "SELECT 1", "Z:I"], await QueryAsync(b, $"SELECT count(*) FROM {table} WHERE id = 30"));
+    }
+
+    /// <summary>A raw protocol client signed in as admin over TLS, for what Npgsql never sends (simple-Query BEGIN, ...).</summary>
+    private static async Task<RawPgClient> ConnectRawAsync(DsqlEmulator emulator)
+    {
+        var endpoint = emulator.Endpoints[0];
+        var client = await RawPgClient.ConnectAsync(endpoint);
+        await client.StartTlsAsync(endpoint);
+        await client.SendStartupAsync(("user", "admin"), ("database", "postgres"));
+        await client.AuthenticateAsync(TestTokens.For(emulator, endpoint));
+        return client;
     }
 
     /// <summary>Sends a simple Query and returns what came back: command tags, errors as "E:state message", "Z:status".</summary>
