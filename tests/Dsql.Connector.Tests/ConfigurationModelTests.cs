@@ -133,4 +133,20 @@ public sealed class ConfigurationModelTests
     {
         Assert.Contains(expected, DsqlLimitText.Describe(limit, "").Description, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Every_limit_has_its_three_texts_with_the_value_in_them()
+    {
+        foreach (var limit in Enum.GetValues<DsqlLimit>().Where(l => l != DsqlLimit.Other))
+        {
+            var text = DsqlLimitText.Describe(limit, "");
+            foreach (var part in new[] { text.Description, text.What, text.Advice })
+            {
+                Assert.False(string.IsNullOrWhiteSpace(part), $"{limit}: an empty text");
+                Assert.DoesNotContain("{0}", part, StringComparison.Ordinal);
+            }
+            Assert.NotEqual("a DSQL quota (see the server's message)", text.Description);
+            Assert.Matches("[0-9]", text.Description);
+        }
+    }
 }

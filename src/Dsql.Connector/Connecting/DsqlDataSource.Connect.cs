@@ -22,7 +22,7 @@ public sealed partial class DsqlDataSource
 
     private async ValueTask<NpgsqlConnection> Open(bool async, CancellationToken cancellationToken)
     {
-        var open = new OpenState(this, async, cancellationToken);
+        var open = OpenState.Take(this, async, cancellationToken);
         // Set inside this async method: the callbacks of this open see it; the caller's flow does not (the method's
         // start restores the caller's context, synchronous completion included).
         CurrentOpen.Value = open;
@@ -59,7 +59,7 @@ public sealed partial class DsqlDataSource
         }
         finally
         {
-            open.Dispose();
+            open.Recycle();
         }
     }
 
@@ -154,7 +154,11 @@ public sealed partial class DsqlDataSource
     /// <summary>Called by the TLS options callback: the open in this flow has its TCP connection and starts TLS.</summary>
     private void EnteringTlsHandshake()
     {
-        if (CurrentOpen.Value is { } open && ReferenceEquals(open.Owner, this)) open.Phase = DsqlConnectPhase.TlsHandshake;
+        if (CurrentOpen.Value is { } open && ReferenceEquals(open.Owner, this))
+        {
+            open.Seen = true;
+            open.Phase = DsqlConnectPhase.TlsHandshake;
+        }
     }
 
     private bool RefreshTokenAfter(PostgresException ex)
@@ -205,31 +209,30 @@ public sealed partial class DsqlDataSource
 
     /// <summary>
     /// One call of <see cref="Open"/>: its budget (the <c>Timeout</c> setting, from the start of the call), the phase it is
-    /// in, and the connect permit its attempt reserved.
+    /// in, and the connect permit its attempt reserved. A pooled rent is the path every request takes: the state of a
+    /// rent that found an idle connection is kept for the thread's next open instead of being allocated again.
     /// </summary>
-    private sealed class OpenState : IDisposable
+    private sealed class OpenState
     {
-        private readonly long _started = Stopwatch.GetTimestamp();
-        private CancellationTokenSource? _deadline;
+        // One spare per thread. An open hands its state back only when no callback saw it (no physical connect ran,
+        // nothing was retried), so no flow started inside it can hold it for a later connect of its own.
+        [ThreadStatic]
+        private static OpenState? t_spare;
 
-        public OpenState(DsqlDataSource owner, bool async, CancellationToken caller)
+        private long _started;
+        private CancellationTokenSource? _linked;
+
+        private OpenState()
         {
-            Owner = owner;
-            Async = async;
-            Caller = caller;
-            Budget = owner._settings.OpenBudget;
-            // Npgsql's asynchronous open honours its token everywhere (a direct-TLS handshake included), its Timeout not:
-            // the token carries the budget. The synchronous open is bounded by Npgsql's Timeout and by Remaining.
-            if (async) NpgsqlToken = caller.CanBeCanceled ? DeadlineToken() : owner._deadlines.For(_started);
         }
 
-        public DsqlDataSource Owner { get; }
-        public bool Async { get; }
-        public CancellationToken Caller { get; }
-        public TimeSpan Budget { get; }
+        public DsqlDataSource Owner { get; private set; } = null!;
+        public bool Async { get; private set; }
+        public CancellationToken Caller { get; private set; }
+        public TimeSpan Budget { get; private set; }
 
         /// <summary>The token an asynchronous attempt gives Npgsql: cancelled by the caller or at the deadline.</summary>
-        public CancellationToken NpgsqlToken { get; }
+        public CancellationToken NpgsqlToken { get; private set; }
 
         public DsqlConnectPhase Phase;
         public int Attempts;
@@ -240,21 +243,59 @@ public sealed partial class DsqlDataSource
         /// <summary>The data source whose pacer holds this attempt's reserved permit; null when none is held.</summary>
         public DsqlDataSource? ReservedOn;
 
+        /// <summary>A callback (TLS, password) saw this state: a physical connect ran under it.</summary>
+        public bool Seen;
+
+        public static OpenState Take(DsqlDataSource owner, bool async, CancellationToken caller)
+        {
+            var open = t_spare ?? new OpenState();
+            t_spare = null;
+            open._started = Stopwatch.GetTimestamp();
+            open.Owner = owner;
+            open.Async = async;
+            open.Caller = caller;
+            open.Budget = owner._settings.OpenBudget;
+            // Npgsql's asynchronous open honours its token everywhere (a direct-TLS handshake included), its Timeout not:
+            // the token carries the budget. The synchronous open is bounded by Npgsql's Timeout and by Remaining.
+            open.NpgsqlToken = async ? open.DeadlineToken() : default;
+            return open;
+        }
+
+        /// <summary>Ends the open: disposes what it created, and keeps the state for the thread's next open when nothing can still refer to it.</summary>
+        public void Recycle()
+        {
+            bool reusable = !Seen && Attempts <= 1 && Pending is null && LastFailure is null && ReservedOn is null;
+            _linked?.Dispose();
+            _linked = null;
+            Owner = null!;
+            Caller = default;
+            NpgsqlToken = default;
+            Phase = default;
+            Attempts = 0;
+            TokenRefreshed = false;
+            Pending = null;
+            LastFailure = null;
+            ReservedOn = null;
+            Seen = false;
+            if (reusable) t_spare = this;
+        }
+
         public TimeSpan Remaining => Budget - Stopwatch.GetElapsedTime(_started);
 
         /// <summary>The budget ran out (and the caller did not cancel).</summary>
-        public bool Expired => !Caller.IsCancellationRequested && (NpgsqlToken.IsCancellationRequested || _deadline?.IsCancellationRequested == true || Remaining <= TimeSpan.Zero);
+        public bool Expired => !Caller.IsCancellationRequested && (NpgsqlToken.IsCancellationRequested || _linked?.IsCancellationRequested == true || Remaining <= TimeSpan.Zero);
 
-        /// <summary>A token cancelled by the caller's and at the deadline (created once, on first use).</summary>
+        /// <summary>
+        /// A token cancelled by the caller's and at the deadline: the deadline is a token shared by the opens that start
+        /// within the same slot (<see cref="DeadlineSlots"/>, no timer per open), linked with the caller's only when the
+        /// caller's can be cancelled (created once, on first use).
+        /// </summary>
         public CancellationToken DeadlineToken()
         {
-            if (_deadline is null)
-            {
-                _deadline = Caller.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(Caller) : new CancellationTokenSource();
-                var remaining = Remaining;
-                _deadline.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-            }
-            return _deadline.Token;
+            var deadline = Owner._deadlines.For(_started);
+            if (!Caller.CanBeCanceled) return deadline;
+            _linked ??= CancellationTokenSource.CreateLinkedTokenSource(Caller, deadline);
+            return _linked.Token;
         }
 
         /// <summary>Claims this attempt's reservation for the password callback of <paramref name="dataSource"/>, if it holds one.</summary>
@@ -271,7 +312,5 @@ public sealed partial class DsqlDataSource
             string address = $"{Owner._settings.HostAddress ?? Owner.Endpoint}:{Owner._settings.Port}";
             return new DsqlConnectTimeoutException(Owner.Endpoint, address, phase, Budget, Math.Max(1, Attempts), last);
         }
-
-        public void Dispose() => _deadline?.Dispose();
     }
 }

@@ -25,7 +25,11 @@ public sealed partial class DsqlDataSource
     {
         var open = CurrentOpen.Value is { } current && ReferenceEquals(current.Owner, this) ? current : null;
         RecordConnectAttempt(user);
-        if (open is not null) open.Phase = DsqlConnectPhase.Token;
+        if (open is not null)
+        {
+            open.Seen = true;
+            open.Phase = DsqlConnectPhase.Token;
+        }
         string token = async
             ? await TokenProvider.GetTokenAsync(Endpoint, Region, user, cancellationToken).ConfigureAwait(false)
             : TokenProvider.GetToken(Endpoint, Region, user);

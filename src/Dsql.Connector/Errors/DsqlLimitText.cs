@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Resources;
 using System.Text.RegularExpressions;
 
 namespace Dsql.Connector;
@@ -27,54 +28,28 @@ internal static partial class DsqlLimitText
         Seconds,
     }
 
-    /// <summary>The words of one limit; <c>{0}</c> stands for its value.</summary>
-    private sealed record Words(Measure Measure, double Default, string Description, string What, string Advice);
-
-    private const string StoreElsewhere =
-        "Store large values elsewhere (for example in Amazon S3) and keep only a reference to them in the row.";
-
-    private static readonly Dictionary<DsqlLimit, Words> Table = new()
+    /// <summary>
+    /// How each limit is measured and its published default. Its words (a description, what happened, what to do;
+    /// <c>{0}</c> stands for the value) are in DsqlLimitText.resx under <c>Limit.Description</c>, <c>.What</c>, <c>.Advice</c>.
+    /// </summary>
+    private static readonly Dictionary<DsqlLimit, (Measure Measure, double Default)> Table = new()
     {
-        [DsqlLimit.RowsPerTransaction] = new(Measure.Count, DsqlQuotas.MaxRowsPerTransaction,
-            "{0} rows modified per transaction",
-            "The transaction modified more than {0} rows, DSQL's limit per transaction.",
-            "Write in batches of at most {0} rows, each in its own transaction."),
-        [DsqlLimit.TransactionSize] = new(Measure.Bytes, DsqlQuotas.MaxBytesPerTransaction,
-            "{0} of data modified per transaction",
-            "The transaction modified more than {0} of data, DSQL's limit per write transaction.",
-            "Write in batches that each modify less than {0}, each in its own transaction."),
-        [DsqlLimit.TransactionAge] = new(Measure.Seconds, DsqlQuotas.MaxTransactionAge.TotalSeconds,
-            "{0} per transaction",
-            "The transaction ran longer than {0}, DSQL's limit per transaction, and DSQL ended it.",
-            "Keep transactions short: split long work into several transactions that each finish well within {0}."),
-        [DsqlLimit.OpenConnections] = new(Measure.Count, DsqlQuotas.MaxConnections,
-            "{0} open connections per cluster",
-            "DSQL refused the connection: the cluster already has {0} open connections, its limit.",
-            "Lower Maximum Pool Size so that the pools of all application instances together stay under {0} " +
-            "connections per cluster."),
-        [DsqlLimit.QueryMemory] = new(Measure.Bytes, DsqlQuotas.MaxQueryMemoryBytes,
-            "{0} of memory per query",
-            "The query needed more than {0} of memory, DSQL's limit per query.",
-            "Narrow the query: select fewer rows or columns, add a filter or an index so that it avoids large " +
-            "sorts, hashes and aggregates, or paginate the results."),
-        [DsqlLimit.RowSize] = new(Measure.Bytes, DsqlQuotas.MaxRowBytes,
-            "{0} per row", "A row was larger than {0}, DSQL's maximum row size.", StoreElsewhere),
-        [DsqlLimit.ColumnSize] = new(Measure.Bytes, DsqlQuotas.MaxColumnBytes,
-            "{0} per column value", "A column value was larger than {0}, DSQL's maximum for a non-key column.", StoreElsewhere),
-        [DsqlLimit.KeySize] = new(Measure.Bytes, DsqlQuotas.MaxKeyBytes,
-            "{0} per key",
-            "A key was larger than {0}, DSQL's maximum key size (primary keys and index keys).",
-            "Use shorter keys: store large values elsewhere (for example in Amazon S3) and reference them, or key " +
-            "on a generated id or a hash of the value."),
-        [DsqlLimit.ColumnsPerTable] = new(Measure.Count, DsqlQuotas.MaxColumnsPerTable,
-            "{0} columns per table",
-            "The table would have more than {0} columns, DSQL's limit per table.",
-            "Use fewer columns, or split the table into several tables that share a key."),
-        [DsqlLimit.ColumnsPerIndex] = new(Measure.Count, DsqlQuotas.MaxColumnsPerIndex,
-            "{0} columns per index",
-            "The index would have more than {0} columns, DSQL's limit per index.",
-            "Use at most {0} columns per index."),
+        [DsqlLimit.RowsPerTransaction] = (Measure.Count, DsqlQuotas.MaxRowsPerTransaction),
+        [DsqlLimit.TransactionSize] = (Measure.Bytes, DsqlQuotas.MaxBytesPerTransaction),
+        [DsqlLimit.TransactionAge] = (Measure.Seconds, DsqlQuotas.MaxTransactionAge.TotalSeconds),
+        [DsqlLimit.OpenConnections] = (Measure.Count, DsqlQuotas.MaxConnections),
+        [DsqlLimit.QueryMemory] = (Measure.Bytes, DsqlQuotas.MaxQueryMemoryBytes),
+        [DsqlLimit.RowSize] = (Measure.Bytes, DsqlQuotas.MaxRowBytes),
+        [DsqlLimit.ColumnSize] = (Measure.Bytes, DsqlQuotas.MaxColumnBytes),
+        [DsqlLimit.KeySize] = (Measure.Bytes, DsqlQuotas.MaxKeyBytes),
+        [DsqlLimit.ColumnsPerTable] = (Measure.Count, DsqlQuotas.MaxColumnsPerTable),
+        [DsqlLimit.ColumnsPerIndex] = (Measure.Count, DsqlQuotas.MaxColumnsPerIndex),
     };
+
+    private static readonly ResourceManager Words = new(typeof(DsqlLimitText).FullName!, typeof(DsqlLimitText).Assembly);
+
+    private static string Word(DsqlLimit limit, string part)
+        => Words.GetString(limit + "." + part, CultureInfo.InvariantCulture) ?? throw new InvalidOperationException($"DsqlLimitText.resx has no text '{limit}.{part}'.");
 
     internal static Text Describe(DsqlLimit limit, string serverMessage)
     {
@@ -91,7 +66,7 @@ internal static partial class DsqlLimitText
                 "or spread out the start-up of your application instances.");
         }
 
-        if (!Table.TryGetValue(limit, out var words))
+        if (!Table.TryGetValue(limit, out var measured))
         {
             return new Text(
                 "a DSQL quota (see the server's message)",
@@ -99,13 +74,13 @@ internal static partial class DsqlLimitText
                 "See DSQL's quotas and limits, and make the statement or the transaction smaller.");
         }
 
-        var value = words.Measure switch
+        var value = measured.Measure switch
         {
-            Measure.Count => Count(ParseCount(serverMessage) ?? (long)words.Default),
-            Measure.Bytes => Size(ParseSize(serverMessage) ?? (long)words.Default),
-            _ => Seconds(ParseSeconds(serverMessage) ?? words.Default),
+            Measure.Count => Count(ParseCount(serverMessage) ?? (long)measured.Default),
+            Measure.Bytes => Size(ParseSize(serverMessage) ?? (long)measured.Default),
+            _ => Seconds(ParseSeconds(serverMessage) ?? measured.Default),
         };
-        return new Text(Fill(words.Description, value), Fill(words.What, value), Fill(words.Advice, value));
+        return new Text(Fill(Word(limit, "Description"), value), Fill(Word(limit, "What"), value), Fill(Word(limit, "Advice"), value));
     }
 
     private static string Fill(string template, string value) => template.Replace("{0}", value, StringComparison.Ordinal);
