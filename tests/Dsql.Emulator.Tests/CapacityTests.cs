@@ -3,14 +3,18 @@ using Npgsql;
 
 namespace Dsql.Emulator.Tests;
 
-/// <summary>The emulator holds a thousand sessions at once, each with its own backend session.</summary>
+/// <summary>
+/// The emulator holds many sessions at once, each with its own backend session. The suite opens 250 (a few seconds);
+/// the measured capacity, 1,000 sessions, is the performance lab's claim (`./build.sh bench --only emulator`), where
+/// a 30-second scenario belongs.
+/// </summary>
 [Collection(BackendCollection.Name)]
 public sealed class CapacityTests(BackendFixture backend)
 {
     [Fact]
-    public async Task Holds_1000_concurrent_sessions_that_all_answer()
+    public async Task Holds_250_concurrent_sessions_that_all_answer()
     {
-        const int count = 1000;
+        const int count = 250;
         await using var emulator = await backend.StartEmulatorAsync();
         var endpoint = emulator.Endpoints[0];
         string connectionString = endpoint.NpgsqlConnectionString("admin", TestTokens.For(emulator, endpoint));
