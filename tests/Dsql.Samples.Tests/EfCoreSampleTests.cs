@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Amazon.Runtime;
 using Dsql.Connector;
@@ -64,6 +65,54 @@ public sealed partial class EfCoreSampleTests(EfCoreSampleTests.EmulatorFixture 
         Assert.Equal([MigrationId], await ColumnAsync<string>(connection, """SELECT "MigrationId" FROM "__EFMigrationsHistory" """));
         Assert.Equal([2L], await ColumnAsync<long>(connection, "SELECT count(*) FROM shop_customers"));
         Assert.Equal([6L], await ColumnAsync<long>(connection, "SELECT count(*) FROM shop_orders"));
+    }
+
+    // Skipped for the same reason as the test above.
+    [Fact(Skip = "until migrations land")]
+    public async Task The_program_without_DSQL_ENDPOINT_runs_against_an_emulator_it_starts_and_stops()
+    {
+        // The sample's own build (beside its project, with its own dependencies), as `dotnet run` starts it.
+        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string configuration = testOutput.Parent!.Name, framework = testOutput.Name;
+        string sample = Path.Combine(RepositoryRoot(), "samples", "EfCore", "bin", configuration, framework, "EfCore.dll");
+        Assert.True(File.Exists(sample), $"{sample} was not built");
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(sample);
+        start.Environment.Remove("DSQL_ENDPOINT");
+        start.Environment.Remove("DSQL_REGION");
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        string output = await stdout;
+
+        Assert.True(process.ExitCode == 0, $"the sample exited {process.ExitCode}:\n{output}\n{await stderr}");
+        Assert.StartsWith("DSQL_ENDPOINT is not set: starting the local DSQL emulator", output, StringComparison.Ordinal);
+        Assert.Contains($"applied so far: {MigrationId}", output, StringComparison.Ordinal);
+        Assert.Contains("the database holds 1 customer(s) and 3 order(s) in all.", output, StringComparison.Ordinal);
+        Assert.EndsWith("Done." + Environment.NewLine, output, StringComparison.Ordinal);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+            if (File.Exists(Path.Combine(directory.FullName, "Dsql.Connector.sln"))) return directory.FullName;
+        throw new InvalidOperationException($"The repository root (Dsql.Connector.sln) was not found above {AppContext.BaseDirectory}.");
     }
 
     private static async Task<string> RunAsync(DsqlDataSource dataSource)
