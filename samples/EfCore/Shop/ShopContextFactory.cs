@@ -15,6 +15,7 @@ public sealed class ShopContextFactory : IDesignTimeDbContextFactory<ShopContext
         string endpoint = Environment.GetEnvironmentVariable("DSQL_ENDPOINT") is { Length: > 0 } value
             ? value.Trim()
             : "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws";
-        return new ShopContext(new DbContextOptionsBuilder<ShopContext>().UseDsql($"Host={endpoint}").Options);
+        string region = Environment.GetEnvironmentVariable("DSQL_REGION") is { Length: > 0 } r ? $";Region={r.Trim()}" : "";
+        return new ShopContext(new DbContextOptionsBuilder<ShopContext>().UseDsql($"Host={endpoint}{region}").Options);
     }
 }
