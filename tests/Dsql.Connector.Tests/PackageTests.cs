@@ -20,6 +20,7 @@ public sealed class PackageTests(PackagesFixture packages)
     [InlineData("Dsql.Connector.OpenTelemetry")]
     [InlineData("Dsql.Emulator")]
     [InlineData("Dsql.Emulator.Tool")]
+    [InlineData("Dsql.EntityFrameworkCore")]
     public void Every_package_carries_its_readme_and_the_icon(string id)
     {
         using var archive = ZipFile.OpenRead(packages.PathOf(id));
@@ -71,6 +72,34 @@ public sealed class PackageTests(PackagesFixture packages)
     }
 
     [Fact]
+    public void The_EF_Core_package_targets_net10_only_and_depends_on_the_connector_and_Npgsql_s_provider()
+    {
+        // EF Core 10 runs on net10.0 only: one dependency group, one library folder.
+        using var archive = ZipFile.OpenRead(packages.PathOf("Dsql.EntityFrameworkCore"));
+        var groups = DependencyGroups(archive);
+        Assert.Equal(["net10.0"], groups.Keys);
+        var dependencies = groups["net10.0"];
+        Assert.Equal(packages.Version, dependencies["Dsql.Connector"]);
+        Assert.True(NuGetVersion(dependencies["Npgsql.EntityFrameworkCore.PostgreSQL"]) >= new Version(10, 0, 3),
+            $"Npgsql.EntityFrameworkCore.PostgreSQL floor {dependencies["Npgsql.EntityFrameworkCore.PostgreSQL"]}");
+        Assert.True(NuGetVersion(dependencies["Npgsql.EntityFrameworkCore.PostgreSQL"]) < new Version(11, 0),
+            "the provider floor must stay on the EF Core 10 line");
+        var libraries = archive.Entries.Where(e => e.FullName.StartsWith("lib/", StringComparison.Ordinal)).Select(e => e.FullName).ToList();
+        Assert.Contains("lib/net10.0/Dsql.EntityFrameworkCore.dll", libraries);
+        Assert.All(libraries, entry => Assert.StartsWith("lib/net10.0/", entry, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_net10_consumer_of_the_EF_Core_package_restores_EF_Core_10_and_this_build_of_the_connector()
+    {
+        var resolved = await packages.RestoreConsumerAsync("net10.0", "Dsql.EntityFrameworkCore");
+        Assert.Equal(packages.Version, resolved["Dsql.EntityFrameworkCore"]);
+        Assert.Equal(packages.Version, resolved["Dsql.Connector"]);
+        Assert.StartsWith("10.0.", resolved["Npgsql.EntityFrameworkCore.PostgreSQL"], StringComparison.Ordinal);
+        Assert.StartsWith("10.0.", resolved["Microsoft.EntityFrameworkCore.Relational"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_net8_consumer_restores_the_8_0_line_of_Microsoft_Extensions()
     {
         var resolved = await packages.RestoreConsumerAsync("net8.0");
@@ -88,6 +117,9 @@ public sealed class PackageTests(PackagesFixture packages)
         var resolved = await packages.RestoreConsumerAsync("net10.0");
         Assert.StartsWith("10.0.", resolved["Microsoft.Extensions.Options"], StringComparison.Ordinal);
     }
+
+    /// <summary>The version of a nuspec floor (<c>10.0.3</c>, or <c>[10.0.3, )</c> in range form).</summary>
+    private static Version NuGetVersion(string floor) => Version.Parse(floor.Trim('[', '(', ' ').Split(',')[0].Split('-')[0]);
 
     private static XName Ns(ZipArchive archive, string name) => Nuspec(archive).Root!.Name.Namespace + name;
 
@@ -121,7 +153,7 @@ public sealed class PackagesCollection : ICollectionFixture<PackagesFixture>
 public sealed class PackagesFixture : IAsyncLifetime
 {
     private static readonly string[] Projects =
-        ["Dsql.Connector", "Dsql.Connector.DependencyInjection", "Dsql.Connector.OpenTelemetry", "Dsql.Emulator", "Dsql.Emulator.Tool"];
+        ["Dsql.Connector", "Dsql.Connector.DependencyInjection", "Dsql.Connector.OpenTelemetry", "Dsql.Emulator", "Dsql.Emulator.Tool", "Dsql.EntityFrameworkCore"];
 
     private static readonly TimeSpan CommandLimit = TimeSpan.FromMinutes(5);
 
@@ -141,17 +173,21 @@ public sealed class PackagesFixture : IAsyncLifetime
             await RunAsync(repository, "pack", Path.Combine("src", project), "-c", "Release", "-o", Feed, $"-p:PackageVersion={Version}", "-nologo");
     }
 
-    /// <summary>Restores a library for <paramref name="framework"/> that references the DI and OpenTelemetry packages; returns what NuGet resolved.</summary>
-    public async Task<Dictionary<string, string>> RestoreConsumerAsync(string framework)
+    /// <summary>
+    /// Restores a library for <paramref name="framework"/> that references <paramref name="packageIds"/> (by default
+    /// the DI and OpenTelemetry packages); returns what NuGet resolved.
+    /// </summary>
+    public async Task<Dictionary<string, string>> RestoreConsumerAsync(string framework, params string[] packageIds)
     {
-        string directory = Path.Combine(_root, "consumer-" + framework);
+        if (packageIds.Length == 0) packageIds = ["Dsql.Connector.DependencyInjection", "Dsql.Connector.OpenTelemetry"];
+        string directory = Path.Combine(_root, $"consumer-{framework}-{string.Join('-', packageIds)}");
         Directory.CreateDirectory(directory);
+        string references = string.Join(' ', packageIds.Select(id => $"<PackageReference Include=\"{id}\" Version=\"{Version}\" />"));
         await File.WriteAllTextAsync(Path.Combine(directory, "Consumer.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup><TargetFramework>{framework}</TargetFramework></PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="Dsql.Connector.DependencyInjection" Version="{Version}" />
-                <PackageReference Include="Dsql.Connector.OpenTelemetry" Version="{Version}" />
+                {references}
               </ItemGroup>
             </Project>
             """);
