@@ -38,6 +38,27 @@ public sealed class PackageTests(PackagesFixture packages)
     }
 
     [Theory]
+    [InlineData("Dsql.Connector")]
+    [InlineData("Dsql.Connector.DependencyInjection")]
+    [InlineData("Dsql.Connector.OpenTelemetry")]
+    [InlineData("Dsql.Emulator")]
+    [InlineData("Dsql.EntityFrameworkCore")]
+    public void Every_library_package_ships_its_xml_documentation_beside_each_assembly(string id)
+    {
+        using var archive = ZipFile.OpenRead(packages.PathOf(id));
+        var assemblies = archive.Entries.Where(e => e.FullName.StartsWith("lib/", StringComparison.Ordinal) && e.FullName.EndsWith(id + ".dll", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(assemblies);
+        foreach (var assembly in assemblies)
+        {
+            string xml = assembly.FullName[..^".dll".Length] + ".xml";
+            var entry = archive.GetEntry(xml);
+            Assert.True(entry is not null, $"{id}: {xml} is missing (IntelliSense would show no documentation)");
+            using var reader = new StreamReader(entry.Open());
+            Assert.Contains("<member name=", reader.ReadToEnd(), StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
     [InlineData("Dsql.Connector", "Microsoft.Extensions.Logging.Abstractions")]
     [InlineData("Dsql.Connector.DependencyInjection", "Microsoft.Extensions.Options")]
     [InlineData("Dsql.Connector.DependencyInjection", "Microsoft.Extensions.Diagnostics.HealthChecks")]

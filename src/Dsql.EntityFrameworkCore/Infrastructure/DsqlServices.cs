@@ -4,7 +4,7 @@ namespace Dsql.EntityFrameworkCore.Infrastructure;
 
 /// <summary>
 /// The provider services DSQL replaces, in one place. Each area adds its replacements here with
-/// <see cref="ServiceCollectionDescriptorExtensions.Replace"/> (Npgsql's services are registered before these run).
+/// <c>ServiceCollectionDescriptorExtensions.Replace</c> (Npgsql's services are registered before these run).
 /// </summary>
 internal static class DsqlServices
 {
