@@ -25,7 +25,7 @@ internal sealed class DsqlGuidKeyConvention : IModelFinalizingConvention
             foreach (var property in key.Properties)
             {
                 if (property.ClrType == typeof(Guid) && property.ValueGenerated == ValueGenerated.OnAdd && property.DeclaringType == entityType
-                    && property.GetDefaultValueSql() is null && property.GetDefaultValue() is null && !property.GetContainingForeignKeys().Any())
+                    && property.GetDefaultValueSql() is null && property.FindAnnotation(RelationalAnnotationNames.DefaultValue) is null && !property.GetContainingForeignKeys().Any())
                 {
                     property.Builder.HasDefaultValueSql("gen_random_uuid()");
                 }

@@ -17,8 +17,7 @@ namespace Dsql.EntityFrameworkCore.Migrations;
 internal sealed class DsqlDatabaseCreator(
     RelationalDatabaseCreatorDependencies dependencies,
     INpgsqlRelationalConnection connection,
-    IRawSqlCommandBuilder rawSqlCommandBuilder,
-    IHistoryRepository history)
+    IRawSqlCommandBuilder rawSqlCommandBuilder)
     : NpgsqlDatabaseCreator(dependencies, connection, rawSqlCommandBuilder)
 {
     private IRawSqlCommandBuilder Commands => Dependencies.CurrentContext.Context.GetService<IRawSqlCommandBuilder>();
@@ -87,7 +86,8 @@ internal sealed class DsqlDatabaseCreator(
         // The differ orders the drops so that a table goes before the tables it references.
         var drops = Dependencies.ModelDiffer.GetDifferences(model.GetRelationalModel(), null).OfType<DropTableOperation>()
             .Select(d => $"DROP TABLE IF EXISTS {helper.DelimitIdentifier(d.Name, d.Schema)}").ToList();
-        if (history is DsqlHistoryRepository dsql)
+        // Resolved here: the history repository depends on the database creator.
+        if (Dependencies.CurrentContext.Context.GetService<IHistoryRepository>() is DsqlHistoryRepository dsql)
         {
             drops.Add($"DROP TABLE IF EXISTS {dsql.HistoryTable}");
             drops.Add($"DROP TABLE IF EXISTS {dsql.StepsTable}");
