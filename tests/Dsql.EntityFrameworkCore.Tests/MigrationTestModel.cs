@@ -64,6 +64,9 @@ public sealed class StepInterceptor : DbCommandInterceptor
     public int ThrowBefore { get; set; } = -1;
     public int ThrowAfter { get; set; } = -1;
 
+    /// <summary>After the k-th DDL command: write the DDL run so far to this file and hang (a child process waiting to be killed).</summary>
+    public (int K, string Marker)? HangAfter { get; set; }
+
     private static bool IsDdl(string sql)
     {
         string s = sql.TrimStart();
@@ -84,6 +87,12 @@ public sealed class StepInterceptor : DbCommandInterceptor
         if (!IsDdl(command.CommandText)) return;
         lock (Ddl) Ddl.Add(command.CommandText.Trim());
         if (Ddl.Count == ThrowAfter) throw new InvalidOperationException($"interrupted after DDL command {Ddl.Count}");
+        if (HangAfter is { } hang && Ddl.Count == hang.K)
+        {
+            File.WriteAllLines(hang.Marker + ".tmp", Ddl.Select(s => s.ReplaceLineEndings(" ")));
+            File.Move(hang.Marker + ".tmp", hang.Marker);
+            Thread.Sleep(Timeout.Infinite);
+        }
     }
 
     public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result) { Before(command); return result; }

@@ -65,12 +65,15 @@ internal sealed class DsqlMigrationLease
         }
     }
 
-    /// <summary>Extends the lease; fails if another process took it over (ours expired).</summary>
-    public async Task RenewAsync(bool async, CancellationToken cancellationToken)
+    /// <summary>
+    /// Extends the lease inside <paramref name="transaction"/> (the transaction that records a step, so that a step is
+    /// recorded only by the lease's holder); fails if another process took it over (ours expired).
+    /// </summary>
+    public async Task RenewAsync(DbTransaction transaction, bool async, CancellationToken cancellationToken)
     {
-        int renewed = await DsqlAdo.InTransactionAsync(_connection, async, transaction => DsqlAdo.ExecuteAsync(_connection, transaction,
+        int renewed = await DsqlAdo.ExecuteAsync(_connection, transaction,
             $"UPDATE {_table} SET expires_at = now() + @duration WHERE lease_id = 1 AND holder = @holder",
-            async, cancellationToken, ("holder", _holder), ("duration", _duration)), cancellationToken).ConfigureAwait(false);
+            async, cancellationToken, ("holder", _holder), ("duration", _duration)).ConfigureAwait(false);
         if (renewed != 1)
         {
             throw new InvalidOperationException($"The migrations lease expired and another process took it over (lease {_duration}); this process stops migrating. Raise UseDsql(o => o.MigrationLease(...)) above the longest migration step.");

@@ -188,7 +188,7 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
             string direction = up ? "up" : "down";
             if (!resuming)
             {
-                await RecordAsync(history, id, direction, Started, async, cancellationToken).ConfigureAwait(false);
+                await RecordAsync(history, lease, id, direction, Started, async, cancellationToken).ConfigureAwait(false);
             }
 
             bool firstPending = true;
@@ -199,7 +199,6 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
                     continue;
                 }
 
-                await lease.RenewAsync(async, cancellationToken).ConfigureAwait(false);
                 try
                 {
                     await DsqlDdlRunner.RunAsync(_commands, _connection, _context, _commandLogger, steps[step].CommandText, async, cancellationToken).ConfigureAwait(false);
@@ -210,12 +209,12 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
                 }
 
                 firstPending = false;
-                await RecordAsync(history, id, direction, step, async, cancellationToken).ConfigureAwait(false);
+                await RecordAsync(history, lease, id, direction, step, async, cancellationToken).ConfigureAwait(false);
             }
 
-            await lease.RenewAsync(async, cancellationToken).ConfigureAwait(false);
             await DsqlAdo.InTransactionAsync(db, async, async transaction =>
             {
+                await lease.RenewAsync(transaction, async, cancellationToken).ConfigureAwait(false);
                 if (up)
                 {
                     await DsqlAdo.ExecuteAsync(db, transaction, $"INSERT INTO {history.HistoryTable} ({history.MigrationIdColumn}, {history.ProductVersionColumn}) VALUES (@id, @version)",
@@ -231,11 +230,16 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
         }
     }
 
-    private Task<int> RecordAsync(DsqlHistoryRepository history, string id, string direction, int step, bool async, CancellationToken cancellationToken)
+    /// <summary>Records a step as done and renews the lease, in one DML transaction (only the lease's holder records).</summary>
+    private Task<int> RecordAsync(DsqlHistoryRepository history, DsqlMigrationLease lease, string id, string direction, int step, bool async, CancellationToken cancellationToken)
     {
         var db = _connection.DbConnection;
-        return DsqlAdo.InTransactionAsync(db, async, transaction => DsqlAdo.ExecuteAsync(db, transaction,
-            $"INSERT INTO {history.StepsTable} (migration_id, direction, step, applied_at) VALUES (@id, @direction, @step, now())",
-            async, cancellationToken, ("id", id), ("direction", direction), ("step", step)), cancellationToken);
+        return DsqlAdo.InTransactionAsync(db, async, async transaction =>
+        {
+            await lease.RenewAsync(transaction, async, cancellationToken).ConfigureAwait(false);
+            return await DsqlAdo.ExecuteAsync(db, transaction,
+                $"INSERT INTO {history.StepsTable} (migration_id, direction, step, applied_at) VALUES (@id, @direction, @step, now())",
+                async, cancellationToken, ("id", id), ("direction", direction), ("step", step)).ConfigureAwait(false);
+        }, cancellationToken);
     }
 }
