@@ -195,6 +195,18 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task A_script_has_no_transactions_and_waits_for_each_job_with_psql_gset()
+    {
+        await using var context = MigrationTestSupport.Context(_dataSource);
+        string script = context.GetService<IMigrator>().GenerateScript(toMigration: "20260101000001_Blogs");
+        output.WriteLine(script);
+        Assert.DoesNotContain("START TRANSACTION", script);
+        Assert.DoesNotContain("COMMIT", script);
+        Assert.Matches(@"CREATE INDEX ASYNC ""IX_mig_posts_Title"" ON mig_posts \(""Title""\) \\gset\s+CALL sys\.wait_for_job\(:'job_id'\);", script);
+        Assert.Contains("INSERT INTO \"__EFMigrationsHistory\"", script);
+    }
+
+    [Fact]
     public async Task Adding_a_not_null_column_with_a_default_backfills_existing_rows_in_batches()
     {
         await using (var context = MigrationTestSupport.Context(_dataSource))

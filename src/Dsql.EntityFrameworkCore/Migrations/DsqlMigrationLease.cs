@@ -80,7 +80,17 @@ internal sealed class DsqlMigrationLease
         }
     }
 
+    /// <summary>Gives the lease up. Best effort: if the connection is gone, the lease expires on its own.</summary>
     public async Task ReleaseAsync(bool async, CancellationToken cancellationToken)
-        => await DsqlAdo.InTransactionAsync(_connection, async, transaction => DsqlAdo.ExecuteAsync(_connection, transaction,
-            $"DELETE FROM {_table} WHERE lease_id = 1 AND holder = @holder", async, cancellationToken, ("holder", _holder)), cancellationToken).ConfigureAwait(false);
+    {
+        try
+        {
+            await DsqlAdo.InTransactionAsync(_connection, async, transaction => DsqlAdo.ExecuteAsync(_connection, transaction,
+                $"DELETE FROM {_table} WHERE lease_id = 1 AND holder = @holder", async, cancellationToken, ("holder", _holder)), cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException)
+        {
+            // Keep the error that ended the migration; the lease expires after its duration.
+        }
+    }
 }

@@ -406,9 +406,9 @@ internal sealed partial class DsqlMigrationsSqlGenerator : NpgsqlMigrationsSqlGe
         // Npgsql's text (columns, sort orders, INCLUDE, WHERE), with ASYNC after INDEX and without CONCURRENTLY.
         operation.RemoveAnnotation(NpgsqlAnnotationNames.CreatedConcurrently);
         string text = Single(b => base.Generate(operation, model, b, terminate: true));
-        text = IndexKeyword().Replace(text, "$1 ASYNC ", 1);
-        builder.Append(text);
-        EndStatement(builder, suppressTransaction: true);
+        text = IndexKeyword().Replace(text, "$1 ASYNC ", 1).TrimEnd();
+        builder.Append(text.EndsWith(';') ? text[..^1] : text);
+        EndAsyncJob(builder);
     }
 
     protected override void Generate(AddForeignKeyOperation operation, IModel? model, MigrationCommandListBuilder builder, bool terminate = true)
@@ -442,8 +442,8 @@ internal sealed partial class DsqlMigrationsSqlGenerator : NpgsqlMigrationsSqlGe
         // DSQL adds UNIQUE to an existing table only over a unique index built first.
         string table = Delimit(operation.Table, operation.Schema);
         builder.Append("CREATE UNIQUE INDEX ASYNC ").Append(Delimit(operation.Name)).Append(" ON ").Append(table)
-            .Append(" (").Append(ColumnList(operation.Columns)).AppendLine(");");
-        EndStatement(builder, suppressTransaction: true);
+            .Append(" (").Append(ColumnList(operation.Columns)).Append(")");
+        EndAsyncJob(builder);
         builder.Append("ALTER TABLE ").Append(table).Append(" ADD CONSTRAINT ").Append(Delimit(operation.Name))
             .Append(" UNIQUE USING INDEX ").Append(Delimit(operation.Name)).AppendLine(";");
         EndStatement(builder);
@@ -521,7 +521,26 @@ internal sealed partial class DsqlMigrationsSqlGenerator : NpgsqlMigrationsSqlGe
 
     private void Validate(MigrationCommandListBuilder builder, string table, string constraint)
     {
-        builder.Append("ALTER TABLE ASYNC ").Append(table).Append(" VALIDATE CONSTRAINT ").Append(constraint).AppendLine(";");
+        builder.Append("ALTER TABLE ASYNC ").Append(table).Append(" VALIDATE CONSTRAINT ").Append(constraint);
+        EndAsyncJob(builder);
+    }
+
+    /// <summary>
+    /// Ends a statement DSQL runs as an asynchronous job. Executed, the job id it returns is waited for by
+    /// <see cref="DsqlDdlRunner"/>; in a script (for psql) the id is kept with <c>\gset</c> and waited for by the next statement.
+    /// </summary>
+    private void EndAsyncJob(MigrationCommandListBuilder builder)
+    {
+        if (Options.HasFlag(MigrationsSqlGenerationOptions.Script))
+        {
+            builder.AppendLine(" \\gset");
+            EndStatement(builder, suppressTransaction: true);
+            builder.AppendLine("CALL sys.wait_for_job(:'job_id');");
+            EndStatement(builder, suppressTransaction: true);
+            return;
+        }
+
+        builder.AppendLine(";");
         EndStatement(builder, suppressTransaction: true);
     }
 

@@ -38,6 +38,7 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
     private readonly IDiagnosticsLogger<DbLoggerCategory.Migrations> _logger;
     private readonly IRelationalCommandDiagnosticsLogger _commandLogger;
     private readonly DsqlEfOptions _options;
+    private readonly IDbContextOptions _contextOptions;
 
     public DsqlMigrator(
         IMigrationsAssembly migrationsAssembly,
@@ -68,7 +69,15 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
         _logger = logger;
         _commandLogger = commandLogger;
         _options = contextOptions.FindExtension<DsqlOptionsExtension>()?.Options ?? new DsqlEfOptions();
+        _contextOptions = contextOptions;
     }
+
+    /// <summary>
+    /// A script without transactions (DSQL runs one DDL statement per transaction), for psql: an asynchronous job's id is
+    /// kept with <c>\gset</c> and waited for with <c>CALL sys.wait_for_job(:'job_id')</c>.
+    /// </summary>
+    public override string GenerateScript(string? fromMigration = null, string? toMigration = null, MigrationsSqlGenerationOptions options = MigrationsSqlGenerationOptions.Default)
+        => base.GenerateScript(fromMigration, toMigration, options | MigrationsSqlGenerationOptions.NoTransactions);
 
     public override void Migrate(string? targetMigration)
         => MigrateCore(targetMigration, async: false, default).GetAwaiter().GetResult();
@@ -98,6 +107,7 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
             _connection.Open();
         }
 
+        bool anyOperation = false;
         try
         {
             var db = _connection.DbConnection;
@@ -112,7 +122,7 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
             await lease.AcquireAsync(async, cancellationToken).ConfigureAwait(false);
             try
             {
-                await ApplyAsync(history, lease, targetMigration, async, cancellationToken).ConfigureAwait(false);
+                anyOperation = await ApplyAsync(history, lease, targetMigration, async, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -130,9 +140,20 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
                 _connection.Close();
             }
         }
+
+        // UseSeeding()/UseAsyncSeeding(), as EF's migrator calls them, after the lease is released.
+        var core = _contextOptions.FindExtension<CoreOptionsExtension>();
+        if (async && core?.AsyncSeeder is { } asyncSeeder)
+        {
+            await asyncSeeder(_context.Context, anyOperation, cancellationToken).ConfigureAwait(false);
+        }
+        else if (core?.Seeder is { } seeder)
+        {
+            seeder(_context.Context, anyOperation);
+        }
     }
 
-    private async Task ApplyAsync(DsqlHistoryRepository history, DsqlMigrationLease lease, string? targetMigration, bool async, CancellationToken cancellationToken)
+    private async Task<bool> ApplyAsync(DsqlHistoryRepository history, DsqlMigrationLease lease, string? targetMigration, bool async, CancellationToken cancellationToken)
     {
         var db = _connection.DbConnection;
         var applied = async ? await history.GetAppliedMigrationsAsync(cancellationToken).ConfigureAwait(false) : history.GetAppliedMigrations();
@@ -165,7 +186,7 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
         if (plan.Count == 0)
         {
             _logger.MigrationsNotApplied(this);
-            return;
+            return false;
         }
 
         foreach (var (migration, up, previous) in plan)
@@ -228,6 +249,8 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
                 return await DsqlAdo.ExecuteAsync(db, transaction, $"DELETE FROM {history.StepsTable} WHERE migration_id = @id", async, cancellationToken, ("id", id)).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
         }
+
+        return true;
     }
 
     /// <summary>Records a step as done and renews the lease, in one DML transaction (only the lease's holder records).</summary>
