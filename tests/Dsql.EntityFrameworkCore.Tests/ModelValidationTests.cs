@@ -74,6 +74,20 @@ public sealed class ModelValidationTests(BackendFixture backend) : IAsyncLifetim
     }
 
     [Fact]
+    public void A_primitive_collection_converted_to_jsonb_is_accepted()
+    {
+        using var context = Context(m => m.Entity<Odd>(e =>
+        {
+            e.Ignore(x => x.Address);
+            e.Property(x => x.Numbers).HasConversion(
+                v => System.Text.Json.JsonSerializer.Serialize(v, (System.Text.Json.JsonSerializerOptions?)null),
+                v => System.Text.Json.JsonSerializer.Deserialize<List<int>>(v, (System.Text.Json.JsonSerializerOptions?)null))
+                .HasColumnType("jsonb");
+        }));
+        Assert.Equal("jsonb", context.Model.FindEntityType(typeof(Odd))!.FindProperty(nameof(Odd.Numbers))!.GetColumnType());
+    }
+
+    [Fact]
     public void A_store_type_outside_DSQL_s_list_is_refused()
     {
         Assert.Contains("'Odd' property 'Address'", Refusal(m => m.Entity<Odd>(e => e.Ignore(x => x.Numbers))));
