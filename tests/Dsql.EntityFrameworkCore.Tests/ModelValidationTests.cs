@@ -122,7 +122,11 @@ public sealed class ModelValidationTests(BackendFixture backend) : IAsyncLifetim
 
         Assert.Contains("SET NOT NULL", Refused(new AlterColumnOperation { Table = "t", Name = "c", ClrType = typeof(int), ColumnType = "integer", IsNullable = false, OldColumn = new AddColumnOperation { Name = "c", Table = "t",  ClrType = typeof(int), ColumnType = "integer", IsNullable = true } }));
         Assert.Contains("ADD PRIMARY KEY", Refused(new AddPrimaryKeyOperation { Table = "t", Name = "PK_t", Columns = ["c"] }));
-        Assert.Contains("ALTER SEQUENCE", Refused(new AlterSequenceOperation { Name = "s" }));
+        Assert.Contains("DROP SCHEMA", Refused(new DropSchemaOperation { Name = "s" }));
+        Assert.Contains("AS Int32", Refused(new CreateSequenceOperation { Name = "s", ClrType = typeof(int) }));
+        Assert.Equal("ALTER SEQUENCE s INCREMENT BY 2 NO MINVALUE NO MAXVALUE NO CYCLE CACHE 65536;", generator.Generate([new AlterSequenceOperation { Name = "s", IncrementBy = 2 }]).Single().CommandText.Trim());
+        Assert.Equal("ALTER SEQUENCE s START WITH 10 RESTART;", generator.Generate([new RestartSequenceOperation { Name = "s", StartValue = 10 }]).Single().CommandText.Trim());
+        Assert.Equal(2, generator.Generate([new RenameTableOperation { Name = "t", NewName = "u", NewSchema = "other" }]).Count);
         var identity = new AddColumnOperation { Table = "t", Name = "n", ClrType = typeof(long), ColumnType = "bigint" };
         identity.AddAnnotation("Npgsql:ValueGenerationStrategy", Npgsql.EntityFrameworkCore.PostgreSQL.Metadata.NpgsqlValueGenerationStrategy.IdentityByDefaultColumn);
         Assert.Contains("ADD COLUMN ... GENERATED AS IDENTITY", Refused(identity));

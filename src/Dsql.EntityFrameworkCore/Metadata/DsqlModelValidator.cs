@@ -27,18 +27,32 @@ internal sealed class DsqlModelValidator(ModelValidatorDependencies dependencies
                 continue; // no table, or its properties live inside a jsonb column
             }
 
-            foreach (var property in entityType.GetDeclaredProperties())
-            {
-                ValidateProperty(entityType, property);
-            }
+            ValidateType(entityType, entityType);
         }
 
         base.Validate(model, logger);
     }
 
+    private static void ValidateType(IEntityType entityType, ITypeBase type)
+    {
+        foreach (var property in type.GetDeclaredProperties())
+        {
+            ValidateProperty(entityType, property);
+        }
+
+        foreach (var complex in type.GetDeclaredComplexProperties())
+        {
+            if (complex.ComplexType.GetContainerColumnName() is null)
+            {
+                ValidateType(entityType, complex.ComplexType); // table-split complex type: its properties are columns
+            }
+        }
+    }
+
     private static void ValidateProperty(IEntityType entityType, IProperty property)
     {
-        string where = $"Entity type '{entityType.DisplayName()}' property '{property.Name}' ({property.ClrType.ShortDisplayName()})";
+        string owner = property.DeclaringType == entityType ? "" : property.DeclaringType.DisplayName() + ".";
+        string where = $"Entity type '{entityType.DisplayName()}' property '{owner}{property.Name}' ({property.ClrType.ShortDisplayName()})";
         var mapping = property.FindRelationalTypeMapping();
         string storeType = property.GetColumnType() ?? mapping?.StoreType ?? string.Empty;
         if (mapping is NpgsqlEnumTypeMapping)

@@ -40,12 +40,22 @@ internal sealed partial class DsqlMigrationsSqlGenerator : NpgsqlMigrationsSqlGe
     {
         switch (operation)
         {
-            case AlterSequenceOperation:
-                throw Refuse(operation, "ALTER SEQUENCE", null, "drop the sequence and create it again (DSQL sequences take CACHE 1 or >= 65536 when created), or use an identity column or a Guid key");
             case RestartSequenceOperation restart:
-                throw Refuse(operation, "ALTER SEQUENCE ... RESTART", restart.Name, "create a new sequence instead");
-            case RenameSequenceOperation rename:
-                throw Refuse(operation, "ALTER SEQUENCE ... RENAME", rename.Name, "keep the sequence's name (set it with HasSequence(\"name\"))");
+                // Npgsql writes START WITH and RESTART as two statements; one does both (RESTART takes the new start).
+                builder.Append("ALTER SEQUENCE ").Append(Delimit(restart.Name, restart.Schema));
+                if (restart.StartValue is { } start)
+                {
+                    builder.Append(" START WITH ").Append(start.ToString(CultureInfo.InvariantCulture));
+                }
+
+                builder.AppendLine(" RESTART;");
+                EndStatement(builder);
+                break;
+            case RenameSequenceOperation rename when rename.NewName is not null && rename.NewName != rename.Name && rename.NewSchema is not null && rename.NewSchema != rename.Schema:
+                // Npgsql writes RENAME TO and SET SCHEMA in one command: two statements, two steps here.
+                base.Generate(new RenameSequenceOperation { Schema = rename.Schema, Name = rename.Name, NewName = rename.NewName }, model, builder);
+                base.Generate(new RenameSequenceOperation { Schema = rename.Schema, Name = rename.NewName, NewSchema = rename.NewSchema }, model, builder);
+                break;
             case DropSchemaOperation drop:
                 throw Refuse(operation, "DROP SCHEMA", drop.Name, "drop the schema by hand once it is empty");
             case AddPrimaryKeyOperation add:
@@ -114,6 +124,21 @@ internal sealed partial class DsqlMigrationsSqlGenerator : NpgsqlMigrationsSqlGe
         {
             Comment(builder, "TABLE " + Delimit(operation.Name, operation.Schema), operation.Comment);
         }
+    }
+
+    protected override void Generate(RenameTableOperation operation, IModel? model, MigrationCommandListBuilder builder)
+    {
+        // Npgsql writes RENAME TO and SET SCHEMA in one command: two statements, two steps here.
+        bool rename = operation.NewName is not null && operation.NewName != operation.Name;
+        bool move = operation.NewSchema is not null && operation.NewSchema != operation.Schema;
+        if (rename && move)
+        {
+            base.Generate(new RenameTableOperation { Schema = operation.Schema, Name = operation.Name, NewName = operation.NewName }, model, builder);
+            base.Generate(new RenameTableOperation { Schema = operation.Schema, Name = operation.NewName!, NewSchema = operation.NewSchema }, model, builder);
+            return;
+        }
+
+        base.Generate(operation, model, builder);
     }
 
     protected override void Generate(EnsureSchemaOperation operation, IModel? model, MigrationCommandListBuilder builder)
