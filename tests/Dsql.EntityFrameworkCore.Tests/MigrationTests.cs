@@ -88,6 +88,7 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     [Theory]
     [InlineData(6, false)]
     [InlineData(4, true)]
+    [InlineData(6, true)]
     [InlineData(12, true)]
     public async Task A_migration_interrupted_at_a_step_resumes_without_applying_a_step_twice(int k, bool afterTheStepCommitted)
     {
@@ -115,6 +116,26 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
         Assert.Contains("Views", MigrationTestSupport.Columns(backend, "mig_posts"));
         Assert.Equal(1, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM mig_wide"));
         Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM \"__EFMigrationsHistory_steps\""));
+        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'IX_mig%' AND NOT i.indisvalid"));
+        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM sys.jobs WHERE status IN ('submitted', 'processing')"));
+    }
+
+    [Fact]
+    public async Task A_migration_interrupted_going_up_must_be_finished_before_going_down()
+    {
+        await using (var context = MigrationTestSupport.Context(_dataSource, new StepInterceptor { ThrowBefore = 7 }))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => context.Database.MigrateAsync());
+        }
+
+        await using (var context = MigrationTestSupport.Context(_dataSource))
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => context.Database.MigrateAsync(Migration.InitialDatabase));
+            Assert.Contains("'20260101000002_Rating' was interrupted while being applied (3 step(s) done)", error.Message);
+            await context.Database.MigrateAsync("20260101000002_Rating");
+            await context.Database.MigrateAsync(Migration.InitialDatabase);
+            Assert.Empty(await context.Database.GetAppliedMigrationsAsync());
+        }
     }
 
     [Fact]

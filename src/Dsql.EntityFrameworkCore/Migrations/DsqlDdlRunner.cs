@@ -106,6 +106,25 @@ internal static partial class DsqlDdlRunner
             $"DSQL job {jobId} did not succeed ({why ?? "no status"}) for: {sql.Trim()}"));
     }
 
+    /// <summary>
+    /// Waits for every DSQL job still submitted or processing. Used when a resumed asynchronous step turns out to have
+    /// been submitted by the interrupted run (its index or constraint exists): that run's job id was never read, so
+    /// every unfinished job is waited for instead.
+    /// </summary>
+    public static async Task WaitForUnfinishedJobsAsync(IRawSqlCommandBuilder commands, IRelationalConnection connection, ICurrentDbContext context, IRelationalCommandDiagnosticsLogger logger, bool async, CancellationToken cancellationToken)
+    {
+        var parameters = new RelationalCommandParameterObject(connection, null, null, context.Context, logger, CommandSource.Migrations);
+        var rows = await DsqlAdo.QueryAsync(connection.DbConnection, null, "SELECT job_id FROM sys.jobs WHERE status IN ('submitted', 'processing')", async, cancellationToken).ConfigureAwait(false);
+        foreach (var row in rows)
+        {
+            if (row[0] is string id && JobId().IsMatch(id))
+            {
+                var wait = commands.Build($"CALL sys.wait_for_job('{id}')");
+                _ = async ? await wait.ExecuteScalarAsync(parameters, cancellationToken).ConfigureAwait(false) : wait.ExecuteScalar(parameters);
+            }
+        }
+    }
+
     /// <summary>True for the statements DSQL runs as asynchronous jobs, which answer with a job id.</summary>
     internal static bool IsAsyncJob(string sql) => AsyncJobStatement().IsMatch(sql);
 

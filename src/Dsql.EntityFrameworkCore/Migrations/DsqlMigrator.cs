@@ -226,7 +226,12 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
                 }
                 catch (PostgresException e) when (resuming && firstPending && AlreadyDoneStates.Contains(e.SqlState))
                 {
-                    // The interrupted run committed this step but not its record: its effect is there.
+                    // The interrupted run committed this step but not its record: its effect is there. If it was an
+                    // asynchronous job, the interrupted run may not have waited for it.
+                    if (DsqlDdlRunner.IsAsyncJob(steps[step].CommandText))
+                    {
+                        await DsqlDdlRunner.WaitForUnfinishedJobsAsync(_commands, _connection, _context, _commandLogger, async, cancellationToken).ConfigureAwait(false);
+                    }
                 }
 
                 firstPending = false;
