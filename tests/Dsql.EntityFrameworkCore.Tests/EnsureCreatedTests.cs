@@ -43,12 +43,7 @@ public sealed class EnsureCreatedTests(BackendFixture backend) : IAsyncLifetime
             var blog = new MigBlog { Name = "x", Meta = new MigBlogMeta { Owner = "o", Visits = 7 } };
             blog.Posts.Add(new MigPost { Title = "t" });
             context.Add(blog);
-            context.Database.AutoSavepointsEnabled = false; // DSQL has no savepoints
-            await using (var transaction = await context.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead))
-            {
-                await context.SaveChangesAsync();
-                await transaction.CommitAsync();
-            }
+            await MigrationTestSupport.SaveAsync(context);
         }
 
         await using (var context = MigrationTestSupport.Context(_dataSource))

@@ -114,6 +114,21 @@ internal static class MigrationTestSupport
         return new MigBlogContext(builder.Options);
     }
 
+    /// <summary>
+    /// SaveChanges in a REPEATABLE READ transaction (DSQL's level) without savepoints, inside the context's execution
+    /// strategy: independent of the provider's transaction defaults.
+    /// </summary>
+    public static Task SaveAsync(DbContext context)
+    {
+        context.Database.AutoSavepointsEnabled = false; // DSQL has no savepoints
+        return context.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        {
+            await using var transaction = await context.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
+            await context.SaveChangesAsync();
+            await transaction.CommitAsync();
+        });
+    }
+
     /// <summary>Drops what a test may have left (the tests share one backend database).</summary>
     public static void Reset(Dsql.Emulator.Tests.Infrastructure.BackendFixture backend, params string[] tables)
     {

@@ -67,12 +67,7 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
             blog.Posts.Add(new MigPost { Title = "one" });
             blog.Posts.Add(new MigPost { Title = "two" });
             context.Blogs.Add(blog);
-            context.Database.AutoSavepointsEnabled = false; // DSQL has no savepoints
-            await using (var transaction = await context.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead))
-            {
-                await context.SaveChangesAsync();
-                await transaction.CommitAsync();
-            }
+            await MigrationTestSupport.SaveAsync(context);
             Assert.NotEqual(Guid.Empty, blog.Id);
             Assert.All(blog.Posts, p => Assert.True(p.Id > 0));
         }

@@ -3,6 +3,7 @@ using Dsql.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Diagnostics.Internal;
 using Microsoft.EntityFrameworkCore.Migrations.Internal;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Migrations;
@@ -39,6 +40,7 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
     private readonly IRelationalCommandDiagnosticsLogger _commandLogger;
     private readonly DsqlEfOptions _options;
     private readonly IDbContextOptions _contextOptions;
+    private readonly IMigrationsAssembly _migrationsAssembly;
 
     public DsqlMigrator(
         IMigrationsAssembly migrationsAssembly,
@@ -70,6 +72,7 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
         _commandLogger = commandLogger;
         _options = contextOptions.FindExtension<DsqlOptionsExtension>()?.Options ?? new DsqlEfOptions();
         _contextOptions = contextOptions;
+        _migrationsAssembly = migrationsAssembly;
     }
 
     /// <summary>
@@ -95,6 +98,22 @@ internal sealed class DsqlMigrator : NpgsqlMigrator
         if (_history is not DsqlHistoryRepository history)
         {
             throw new InvalidOperationException("UseDsql() registers its own history repository; another IHistoryRepository replaced it.");
+        }
+
+        // As EF's migrator: no migrations, no snapshot, or a model changed since the last migration (an error by default).
+        if (_migrationsAssembly.Migrations.Count == 0)
+        {
+            _logger.MigrationsNotFound(this, _migrationsAssembly);
+        }
+        else if (_migrationsAssembly.ModelSnapshot is null)
+        {
+            _logger.ModelSnapshotNotFound(this, _migrationsAssembly);
+        }
+        else if (targetMigration is null
+                 && RelationalResources.LogPendingModelChanges(_logger).WarningBehavior != WarningBehavior.Ignore
+                 && HasPendingModelChanges())
+        {
+            _logger.PendingModelChangesWarning(_context.Context.GetType());
         }
 
         _logger.MigrateUsingConnection(this, _connection);
