@@ -211,6 +211,40 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task Sequences_schemas_and_renames_run_on_the_emulator_through_the_executor()
+    {
+        MigrationTestSupport.Reset(backend, "mig_seq_t", "mig_seq_u");
+        using (var connection = backend.OpenDirect())
+        {
+            using var drop = new Npgsql.NpgsqlCommand("DROP SCHEMA IF EXISTS mig_other CASCADE; DROP SEQUENCE IF EXISTS mig_seq; DROP SEQUENCE IF EXISTS mig_seq2", connection);
+            drop.ExecuteNonQuery();
+        }
+
+        await using var context = MigrationTestSupport.Context(_dataSource);
+        var builder = new MigrationBuilder("Npgsql.EntityFrameworkCore.PostgreSQL");
+        builder.CreateSequence<long>("mig_seq");
+        builder.AlterSequence("mig_seq", incrementBy: 5);
+        builder.RestartSequence("mig_seq", startValue: 100);
+        builder.RenameSequence("mig_seq", newName: "mig_seq2");
+        builder.EnsureSchema("mig_other");
+        builder.CreateTable("mig_seq_t", t => new { Id = t.Column<long>("bigint", nullable: false) }, constraints: t => t.PrimaryKey("PK_mig_seq_t", x => x.Id));
+        builder.RenameTable("mig_seq_t", newName: "mig_seq_u", newSchema: "mig_other");
+        builder.AddColumn<string>("Label", "mig_seq_u", "text", schema: "mig_other", nullable: true, comment: "a label");
+        var commands = context.GetService<IMigrationsSqlGenerator>().Generate(builder.Operations);
+        await context.GetService<IMigrationCommandExecutor>().ExecuteNonQueryAsync(commands, context.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalConnection>());
+
+        Assert.Equal(100, MigrationTestSupport.Scalar(backend, "SELECT nextval('mig_seq2')"));
+        Assert.Equal(5, MigrationTestSupport.Scalar(backend, "SELECT increment_by FROM pg_sequences WHERE sequencename = 'mig_seq2'"));
+        Assert.Equal(65536, MigrationTestSupport.Scalar(backend, "SELECT cache_size FROM pg_sequences WHERE sequencename = 'mig_seq2'"));
+        Assert.Equal(1, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'mig_other' AND table_name = 'mig_seq_u' AND column_name = 'Label'"));
+        using (var connection = backend.OpenDirect())
+        {
+            using var drop = new Npgsql.NpgsqlCommand("DROP SCHEMA mig_other CASCADE; DROP SEQUENCE mig_seq2", connection);
+            drop.ExecuteNonQuery();
+        }
+    }
+
+    [Fact]
     public async Task A_script_has_no_transactions_and_waits_for_each_job_with_psql_gset()
     {
         await using var context = MigrationTestSupport.Context(_dataSource);
