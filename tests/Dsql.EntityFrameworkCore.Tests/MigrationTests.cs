@@ -83,7 +83,6 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     [Theory]
     [InlineData(6, false)]
     [InlineData(4, true)]
-    [InlineData(6, true)]
     [InlineData(12, true)]
     public async Task A_migration_interrupted_at_a_step_resumes_without_applying_a_step_twice(int k, bool afterTheStepCommitted)
     {
