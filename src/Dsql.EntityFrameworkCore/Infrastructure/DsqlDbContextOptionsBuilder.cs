@@ -26,6 +26,35 @@ public sealed class DsqlDbContextOptionsBuilder
         return this;
     }
 
+    /// <summary>
+    /// The <c>CACHE</c> of identity columns created by migrations and <c>EnsureCreated()</c> (default 65536). DSQL
+    /// accepts 1 (every value from the sequence's storage: slow inserts, values in commit order per session) or 65536 and
+    /// more (each connection takes a block: fast inserts, gaps and values out of insertion order across connections).
+    /// A property's own <c>HasIdentityOptions(numbersToCache: n)</c> wins.
+    /// </summary>
+    /// <param name="cache">1 or at least 65536.</param>
+    public DsqlDbContextOptionsBuilder IdentityCache(long cache)
+    {
+        if (!DsqlEfOptions.IsAcceptedCache(cache))
+        {
+            throw new ArgumentOutOfRangeException(nameof(cache), cache, "DSQL accepts an identity or sequence CACHE of 1 or of at least 65536.");
+        }
+
+        return With(o => o with { IdentityCache = cache });
+    }
+
+    /// <summary>
+    /// How long the migrations lease (the row that keeps a second process from migrating at the same time) lasts
+    /// without renewal (default 15 minutes). It is renewed before every step; a process killed while holding it
+    /// blocks others until it expires, so keep it above the longest step (an index build on a large table).
+    /// </summary>
+    /// <param name="lease">At least one second.</param>
+    public DsqlDbContextOptionsBuilder MigrationLease(TimeSpan lease)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(lease, TimeSpan.FromSeconds(1));
+        return With(o => o with { MigrationLease = lease });
+    }
+
     internal DsqlDbContextOptionsBuilder With(Func<DsqlEfOptions, DsqlEfOptions> change)
     {
         Options = change(Options);
@@ -38,4 +67,18 @@ public sealed class DsqlDbContextOptionsBuilder
 /// <summary>The DSQL options of a context, frozen when the options are built.</summary>
 internal sealed record DsqlEfOptions
 {
+    /// <summary>DSQL's rows modified per transaction.</summary>
+    internal const int MaxRowsPerTransaction = 3000;
+
+    /// <summary>DSQL's columns per index.</summary>
+    internal const int MaxIndexColumns = 8;
+
+    /// <summary>Identity <c>CACHE</c>: 65536, the smallest block DSQL accepts above 1 (see <see cref="DsqlDbContextOptionsBuilder.IdentityCache"/>).</summary>
+    public long IdentityCache { get; init; } = 65536;
+
+    /// <summary>The migrations lease (see <see cref="DsqlDbContextOptionsBuilder.MigrationLease"/>).</summary>
+    public TimeSpan MigrationLease { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>True for a sequence or identity CACHE DSQL accepts: 1 or at least 65536.</summary>
+    internal static bool IsAcceptedCache(long cache) => cache == 1 || cache >= 65536;
 }
