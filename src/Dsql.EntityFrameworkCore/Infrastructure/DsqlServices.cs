@@ -1,4 +1,9 @@
+using Dsql.EntityFrameworkCore.Storage;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.EntityFrameworkCore.Update;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal;
 
 namespace Dsql.EntityFrameworkCore.Infrastructure;
 
@@ -11,7 +16,22 @@ internal static class DsqlServices
     public static void Add(IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        // Transactions and execution strategy: see Storage/ (added by the runtime work).
+        // Transactions and execution strategy (Storage/): the connection opens through the connector and begins
+        // REPEATABLE READ transactions; transactions refuse savepoints and report an interrupted COMMIT; an autocommit
+        // SaveChanges batch whose connection fails reports an ambiguous commit; the default strategy retries the unit of work.
+        ReplaceService<INpgsqlRelationalConnection, DsqlRelationalConnection>(services);
+        ReplaceService<IRelationalTransactionFactory, DsqlRelationalTransactionFactory>(services);
+        ReplaceService<IModificationCommandBatchFactory, DsqlModificationCommandBatchFactory>(services);
+        ReplaceService<IExecutionStrategyFactory, DsqlExecutionStrategyFactory>(services);
         // Migrations, history repository and lock, database creator, model validation: see Migrations/.
+    }
+
+    /// <summary>Replaces the registration of <typeparamref name="TService"/>, keeping the lifetime EF Core gave it.</summary>
+    private static void ReplaceService<TService, TImplementation>(IServiceCollection services)
+        where TService : class
+        where TImplementation : class, TService
+    {
+        var lifetime = services.LastOrDefault(d => d.ServiceType == typeof(TService))?.Lifetime ?? ServiceLifetime.Scoped;
+        services.Replace(new ServiceDescriptor(typeof(TService), typeof(TImplementation), lifetime));
     }
 }

@@ -1,0 +1,166 @@
+using System.Runtime.ExceptionServices;
+using Dsql.Connector;
+using Dsql.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+
+namespace Dsql.EntityFrameworkCore.Storage;
+
+/// <summary>
+/// The execution strategy <c>UseDsql()</c> installs: runs the whole unit of work again (a <c>SaveChanges</c>, or the
+/// delegate given to <c>Database.CreateExecutionStrategy().ExecuteAsync</c>, its transactions included) when DSQL
+/// reports an optimistic-concurrency conflict (SQLSTATE 40001: OC000, OC001) or the connection of a transaction is
+/// lost before its COMMIT is sent, with the connector's retry policy (<see cref="DsqlTransactionOptions"/>: retries,
+/// exponential backoff, jitter). A COMMIT whose connection fails in flight is reported as
+/// <see cref="DsqlAmbiguousCommitException"/>, or decided by the caller's <c>verifySucceeded</c> when one is given.
+/// DSQL's quota and unsupported-feature errors reach the caller as the connector's typed exceptions.
+/// </summary>
+/// <remarks>
+/// A strategy instance belongs to one context (as EF's strategies do); it is not shared between threads.
+/// Metrics: the connector's <c>dsql.transaction.conflicts</c>, <c>dsql.transaction.connection_losses</c>,
+/// <c>dsql.transaction.retries</c> and <c>dsql.transaction.retries.exhausted</c>, tagged with the endpoint; EF Core logs
+/// each retry itself (<c>CoreEventId.ExecutionStrategyRetrying</c>).
+/// </remarks>
+internal sealed class DsqlExecutionStrategy : ExecutionStrategy
+{
+    private readonly DsqlEfOptions _options;
+    private readonly DsqlDataSource? _dataSource;
+    private DsqlRelationalConnection? _connection;
+    private bool _verifies;
+    private string? _retryReason;
+
+    public DsqlExecutionStrategy(ExecutionStrategyDependencies dependencies, DsqlEfOptions options, DsqlDataSource? dataSource)
+        : base(dependencies, options.MaxRetries, options.MaxDelay)
+    {
+        _options = options;
+        _dataSource = dataSource;
+    }
+
+    private DsqlRelationalConnection? Connection
+        => _connection ??= Dependencies.CurrentContext.Context.GetService<IRelationalConnection>() as DsqlRelationalConnection;
+
+    public override TResult Execute<TState, TResult>(TState state, Func<DbContext, TState, TResult> operation, Func<DbContext, TState, ExecutionResult<TResult>>? verifySucceeded)
+    {
+        if (Current is not null) return base.Execute(state, operation, verifySucceeded);
+        _verifies = verifySucceeded is not null;
+        try
+        {
+            return base.Execute(state, operation, verifySucceeded);
+        }
+        catch (Exception ex) when (WithAdvice(ex) is { } translated)
+        {
+            ExceptionDispatchInfo.Throw(translated);
+            throw;
+        }
+    }
+
+    public override async Task<TResult> ExecuteAsync<TState, TResult>(TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation,
+        Func<DbContext, TState, CancellationToken, Task<ExecutionResult<TResult>>>? verifySucceeded, CancellationToken cancellationToken = default)
+    {
+        if (Current is not null) return await base.ExecuteAsync(state, operation, verifySucceeded, cancellationToken).ConfigureAwait(false);
+        _verifies = verifySucceeded is not null;
+        try
+        {
+            return await base.ExecuteAsync(state, operation, verifySucceeded, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (WithAdvice(ex) is { } translated)
+        {
+            ExceptionDispatchInfo.Throw(translated);
+            throw;
+        }
+    }
+
+    protected override void OnFirstExecution()
+    {
+        base.OnFirstExecution();
+        Connection?.TakeLostBeforeCommit(); // a loss left over from earlier work is not this unit's
+        _retryReason = null;
+    }
+
+    /// <summary>Only an interrupted COMMIT is checked with <c>verifySucceeded</c>: a conflict or a loss before COMMIT committed nothing.</summary>
+    protected override bool ShouldVerifySuccessOn(Exception exception) => Find<DsqlAmbiguousCommitException>(exception) is not null;
+
+    protected override bool ShouldRetryOn(Exception exception)
+    {
+        _retryReason = null;
+        if (Find<DsqlAmbiguousCommitException>(exception) is not null)
+        {
+            // Reached only when the caller's verifySucceeded ran and found the work absent: running it again is safe.
+            Connection?.TakeLostBeforeCommit();
+            if (!_verifies) return false;
+            _retryReason = "connection_lost";
+            return true;
+        }
+        if (DsqlErrors.IsConflict(exception))
+        {
+            Connection?.TakeLostBeforeCommit();
+            _dataSource?.RecordConflict();
+            _retryReason = "conflict";
+            return true;
+        }
+        if (Connection?.TakeLostBeforeCommit() == true)
+        {
+            _dataSource?.RecordConnectionLoss();
+            _retryReason = "connection_lost";
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>The connector's backoff: <c>BaseDelay</c> doubled per retry, up to <c>MaxDelay</c>, with jitter of +-50 % when enabled.</summary>
+    protected override TimeSpan? GetNextDelay(Exception lastException)
+    {
+        int retry = ExceptionsEncountered.Count; // 1 before the first retry
+        string reason = _retryReason ?? "conflict";
+        if (retry > MaxRetryCount)
+        {
+            _dataSource?.RecordRetriesExhausted(reason);
+            return null;
+        }
+        double milliseconds = _options.BaseDelay.TotalMilliseconds * Math.Pow(2, retry - 1);
+        if (_options.UseJitter) milliseconds *= 0.5 + Random.NextDouble();
+        var delay = TimeSpan.FromMilliseconds(Math.Min(milliseconds, _options.MaxDelay.TotalMilliseconds));
+        _dataSource?.RecordTransactionRetry(retry + 1, delay, reason);
+        return delay;
+    }
+
+    /// <summary>
+    /// DSQL's advice for a failure that leaves the strategy: a quota or unsupported-feature error as the connector's
+    /// typed exception (thrown in place of Npgsql's error, or as the inner exception of EF's <see cref="DbUpdateException"/>);
+    /// null when there is none.
+    /// </summary>
+    private static Exception? WithAdvice(Exception exception)
+    {
+        switch (exception)
+        {
+            case PostgresException postgres:
+                var translated = DsqlErrors.Translate(postgres);
+                return ReferenceEquals(translated, postgres) ? null : translated;
+            case DbUpdateException { InnerException: PostgresException inner } update and not DbUpdateConcurrencyException:
+                var advice = DsqlErrors.Translate(inner);
+                return ReferenceEquals(advice, inner) ? null : new DbUpdateException(update.Message, advice, update.Entries);
+            default:
+                return null;
+        }
+    }
+
+    private static T? Find<T>(Exception exception) where T : Exception
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+            if (current is T found) return found;
+        return null;
+    }
+}
+
+/// <summary>Makes <see cref="DsqlExecutionStrategy"/> the default strategy; one set with Npgsql's <c>ExecutionStrategy(...)</c> option still wins.</summary>
+internal sealed class DsqlExecutionStrategyFactory(ExecutionStrategyDependencies dependencies)
+    : Npgsql.EntityFrameworkCore.PostgreSQL.Storage.Internal.NpgsqlExecutionStrategyFactory(dependencies)
+{
+    protected override IExecutionStrategy CreateDefaultStrategy(ExecutionStrategyDependencies dependencies)
+    {
+        var extension = dependencies.Options.FindExtension<DsqlOptionsExtension>();
+        return new DsqlExecutionStrategy(dependencies, extension?.Options ?? new DsqlEfOptions(), extension?.DataSource);
+    }
+}
