@@ -23,6 +23,8 @@ internal static class DsqlServices
         ReplaceService<IRelationalTransactionFactory, DsqlRelationalTransactionFactory>(services);
         ReplaceService<IModificationCommandBatchFactory, DsqlModificationCommandBatchFactory>(services);
         ReplaceService<IExecutionStrategyFactory, DsqlExecutionStrategyFactory>(services);
+        // Commands raise DSQL's quota and unsupported-feature errors as the connector's typed exceptions.
+        ReplaceService<IRelationalCommandBuilderFactory, DsqlRelationalCommandBuilderFactory>(services);
         // Migrations, history repository and lock, database creator, model validation: see Migrations/.
     }
 

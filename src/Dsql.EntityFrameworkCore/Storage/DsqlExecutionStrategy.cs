@@ -1,10 +1,8 @@
-using System.Runtime.ExceptionServices;
 using Dsql.Connector;
 using Dsql.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
-using Npgsql;
 
 namespace Dsql.EntityFrameworkCore.Storage;
 
@@ -15,7 +13,6 @@ namespace Dsql.EntityFrameworkCore.Storage;
 /// lost before its COMMIT is sent, with the connector's retry policy (<see cref="DsqlTransactionOptions"/>: retries,
 /// exponential backoff, jitter). A COMMIT whose connection fails in flight is reported as
 /// <see cref="DsqlAmbiguousCommitException"/>, or decided by the caller's <c>verifySucceeded</c> when one is given.
-/// DSQL's quota and unsupported-feature errors reach the caller as the connector's typed exceptions.
 /// </summary>
 /// <remarks>
 /// A strategy instance belongs to one context (as EF's strategies do); it is not shared between threads.
@@ -43,33 +40,15 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
 
     public override TResult Execute<TState, TResult>(TState state, Func<DbContext, TState, TResult> operation, Func<DbContext, TState, ExecutionResult<TResult>>? verifySucceeded)
     {
-        if (Current is not null) return base.Execute(state, operation, verifySucceeded);
-        _verifies = verifySucceeded is not null;
-        try
-        {
-            return base.Execute(state, operation, verifySucceeded);
-        }
-        catch (Exception ex) when (WithAdvice(ex) is { } translated)
-        {
-            ExceptionDispatchInfo.Throw(translated);
-            throw;
-        }
+        if (Current is null) _verifies = verifySucceeded is not null;
+        return base.Execute(state, operation, verifySucceeded);
     }
 
-    public override async Task<TResult> ExecuteAsync<TState, TResult>(TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation,
+    public override Task<TResult> ExecuteAsync<TState, TResult>(TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation,
         Func<DbContext, TState, CancellationToken, Task<ExecutionResult<TResult>>>? verifySucceeded, CancellationToken cancellationToken = default)
     {
-        if (Current is not null) return await base.ExecuteAsync(state, operation, verifySucceeded, cancellationToken).ConfigureAwait(false);
-        _verifies = verifySucceeded is not null;
-        try
-        {
-            return await base.ExecuteAsync(state, operation, verifySucceeded, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (WithAdvice(ex) is { } translated)
-        {
-            ExceptionDispatchInfo.Throw(translated);
-            throw;
-        }
+        if (Current is null) _verifies = verifySucceeded is not null;
+        return base.ExecuteAsync(state, operation, verifySucceeded, cancellationToken);
     }
 
     protected override void OnFirstExecution()
@@ -124,26 +103,6 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         var delay = TimeSpan.FromMilliseconds(Math.Min(milliseconds, _options.MaxDelay.TotalMilliseconds));
         _dataSource?.RecordTransactionRetry(retry + 1, delay, reason);
         return delay;
-    }
-
-    /// <summary>
-    /// DSQL's advice for a failure that leaves the strategy: a quota or unsupported-feature error as the connector's
-    /// typed exception (thrown in place of Npgsql's error, or as the inner exception of EF's <see cref="DbUpdateException"/>);
-    /// null when there is none.
-    /// </summary>
-    private static Exception? WithAdvice(Exception exception)
-    {
-        switch (exception)
-        {
-            case PostgresException postgres:
-                var translated = DsqlErrors.Translate(postgres);
-                return ReferenceEquals(translated, postgres) ? null : translated;
-            case DbUpdateException { InnerException: PostgresException inner } update and not DbUpdateConcurrencyException:
-                var advice = DsqlErrors.Translate(inner);
-                return ReferenceEquals(advice, inner) ? null : new DbUpdateException(update.Message, advice, update.Entries);
-            default:
-                return null;
-        }
     }
 
     private static T? Find<T>(Exception exception) where T : Exception
