@@ -38,10 +38,20 @@ public sealed class Note
     public string? Details { get; set; }
 }
 
+/// <summary>The schema of a test, as a service for contexts built by dependency injection.</summary>
+public sealed record RuntimeSchema(string Name);
+
 /// <summary>The test model, in a schema of its own per test (tests share one PostgreSQL backend).</summary>
-public sealed class ShopContext(DbContextOptions options, string schema) : DbContext(options)
+public sealed class ShopContext : DbContext
 {
-    public string Schema { get; } = schema;
+    public ShopContext(DbContextOptions options, string schema)
+        : base(options) => Schema = schema;
+
+    /// <summary>The constructor dependency injection uses.</summary>
+    public ShopContext(DbContextOptions<ShopContext> options, RuntimeSchema schema)
+        : base(options) => Schema = schema.Name;
+
+    public string Schema { get; }
 
     public DbSet<Customer> Customers => Set<Customer>();
     public DbSet<Order> Orders => Set<Order>();
