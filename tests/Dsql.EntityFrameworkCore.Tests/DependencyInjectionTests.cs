@@ -10,12 +10,12 @@ namespace Dsql.EntityFrameworkCore.Tests;
 
 /// <summary>AddDsqlDbContext() and UseDsql(IServiceProvider): contexts on the data source AddDsql() registered.</summary>
 [Collection(BackendCollection.Name)]
-public sealed class DependencyInjectionTests(BackendFixture backend)
+public sealed class DependencyInjectionTests(BackendFixture backend, RuntimeEmulator emulator) : IClassFixture<RuntimeEmulator>
 {
     [Fact]
     public async Task AddDsqlDbContext_uses_the_data_source_AddDsql_registered()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         var services = Services(harness);
         services.AddDsql(harness.Connector.ConnectionString());
         services.AddDsqlDbContext<ShopContext>(o => o.Retries(r => r.MaxRetries = 3));
@@ -35,7 +35,7 @@ public sealed class DependencyInjectionTests(BackendFixture backend)
     [Fact]
     public async Task A_keyed_data_source_is_chosen_by_its_key()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         var services = Services(harness);
         services.AddKeyedDsql("orders", harness.Connector.ConnectionString());
         services.AddDsqlDbContext<ShopContext>(dataSourceKey: "orders");
@@ -51,7 +51,7 @@ public sealed class DependencyInjectionTests(BackendFixture backend)
     [Fact]
     public async Task A_pooled_context_factory_uses_UseDsql_with_the_service_provider()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         var services = Services(harness);
         services.AddDsql(harness.Connector.ConnectionString());
         services.AddPooledDbContextFactory<PooledContext>((provider, options) => options.UseDsql(provider));

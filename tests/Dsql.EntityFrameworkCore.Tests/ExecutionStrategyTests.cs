@@ -13,13 +13,13 @@ namespace Dsql.EntityFrameworkCore.Tests;
 /// before COMMIT; an interrupted COMMIT is surfaced, or decided by verifySucceeded.
 /// </summary>
 [Collection(BackendCollection.Name)]
-public sealed class ExecutionStrategyTests(BackendFixture backend)
+public sealed class ExecutionStrategyTests(BackendFixture backend, RuntimeEmulator emulator) : IClassFixture<RuntimeEmulator>
 {
     [Fact]
     public async Task Sixteen_workers_incrementing_two_counters_reach_the_exact_totals()
     {
         const int Workers = 16, Increments = 4;
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         using var telemetry = new TelemetryCollector(harness.Connector.Endpoint.Host);
         await using (var setup = harness.Context())
         {
@@ -66,7 +66,7 @@ public sealed class ExecutionStrategyTests(BackendFixture backend)
     [Fact]
     public async Task SaveChanges_alone_is_run_again_after_a_conflict()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         using var telemetry = new TelemetryCollector(harness.Connector.Endpoint.Host);
         await using var context = harness.Context(o => o.Retries(r => r.BaseDelay = TimeSpan.FromMilliseconds(1)));
         context.Counters.Add(new Counter { Id = 1, Value = 1 });
@@ -95,7 +95,7 @@ public sealed class ExecutionStrategyTests(BackendFixture backend)
     [Fact]
     public async Task A_user_transaction_with_two_SaveChanges_is_run_again_as_a_whole()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context(o => o.Retries(r => r.BaseDelay = TimeSpan.FromMilliseconds(1)));
         context.Counters.Add(new Counter { Id = 1, Value = 10 });
         await context.SaveChangesAsync();
@@ -130,9 +130,9 @@ public sealed class ExecutionStrategyTests(BackendFixture backend)
     [Fact]
     public async Task An_interrupted_commit_is_surfaced_as_ambiguous_and_not_run_again()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
-        int attempts = 0;
+        int attempts = 0, cutBefore = harness.Connector.Emulator.Faults.CommitsCut;
         harness.Connector.Emulator.Faults.CutSessionsAtCommit(1, CommitCutPoint.AfterCommit);
 
         var ex = await Assert.ThrowsAsync<DsqlAmbiguousCommitException>(() => context.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
@@ -146,7 +146,7 @@ public sealed class ExecutionStrategyTests(BackendFixture backend)
 
         Assert.Equal(1, attempts);
         Assert.False(ex.IsTransient);
-        Assert.Equal(1, harness.Connector.Emulator.Faults.CommitsCut);
+        Assert.Equal(cutBefore + 1, harness.Connector.Emulator.Faults.CommitsCut);
         Assert.Equal(1, await harness.ScalarAsync($"SELECT count(*) FROM {harness.Schema}.notes")); // it had committed
     }
 
@@ -155,7 +155,7 @@ public sealed class ExecutionStrategyTests(BackendFixture backend)
     [InlineData(CommitCutPoint.BeforeCommit, 2)] // not committed: the check finds nothing, the work runs again
     public async Task With_verifySucceeded_the_check_decides_an_interrupted_commit(CommitCutPoint point, int expectedAttempts)
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context(o => o.Retries(r => r.BaseDelay = TimeSpan.FromMilliseconds(1)));
         var id = Guid.NewGuid();
         int attempts = 0, checks = 0;
@@ -183,7 +183,7 @@ public sealed class ExecutionStrategyTests(BackendFixture backend)
     [Fact]
     public async Task A_connection_lost_before_commit_runs_the_unit_again_without_duplicates()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         using var telemetry = new TelemetryCollector(harness.Connector.Endpoint.Host);
         await using var context = harness.Context(o => o.Retries(r => r.BaseDelay = TimeSpan.FromMilliseconds(1)));
         int attempts = 0;
@@ -206,6 +206,35 @@ public sealed class ExecutionStrategyTests(BackendFixture backend)
         Assert.Equal(["first", "second"], await check.Notes.OrderBy(n => n.Text).Select(n => n.Text).ToListAsync());
         Assert.Equal(1, telemetry.Sum("dsql.transaction.connection_losses"));
         Assert.Equal(1, telemetry.Sum("dsql.transaction.retries", "reason", "connection_lost"));
+    }
+
+    [Fact]
+    public async Task A_SaveChanges_without_a_transaction_whose_connection_fails_is_ambiguous()
+    {
+        await using var harness = await emulator.StartAsync(backend);
+        await using var context = harness.Context();
+        var id = Guid.NewGuid();
+        // Another transaction holds the key: the single INSERT (autocommit, no transaction) waits for it.
+        await using var other = await harness.DataSource.OpenConnectionAsync();
+        await using var otherTransaction = await other.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead);
+        await using (var insert = new NpgsqlCommand($"INSERT INTO {harness.Schema}.notes (id, text) VALUES ('{id}', 'other')", other, otherTransaction))
+            await insert.ExecuteNonQueryAsync();
+        context.Notes.Add(new Note { Id = id, Text = "mine" });
+
+        var save = context.SaveChangesAsync();
+        while (!save.IsCompleted)
+        {
+            await WaitForALockWaitAsync();
+            await using var direct = backend.OpenDirect();
+            await using var terminate = new NpgsqlCommand("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", direct);
+            await terminate.ExecuteScalarAsync();
+            await Task.WhenAny(save, Task.Delay(100));
+        }
+
+        // The statement was on its way: the server may have run it, so it is not run again.
+        var ex = await Assert.ThrowsAsync<DbUpdateException>(() => save);
+        Assert.IsType<DsqlAmbiguousCommitException>(ex.InnerException);
+        await otherTransaction.RollbackAsync();
     }
 
     [Fact]

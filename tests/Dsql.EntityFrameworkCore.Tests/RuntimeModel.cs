@@ -79,7 +79,42 @@ public sealed class ShopContext : DbContext
     }
 }
 
-/// <summary>An emulator, a data source on it, and a schema with the test tables, created with raw DDL (one statement per call).</summary>
+/// <summary>
+/// One emulator and one data source for a test class (a class fixture), started by its first test on the shared
+/// PostgreSQL backend; each test gets a schema of its own with the test tables.
+/// </summary>
+public sealed class RuntimeEmulator : IAsyncLifetime
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private ConnectorHarness? _connector;
+    private DsqlDataSource? _dataSource;
+
+    internal async Task<RuntimeHarness> StartAsync(BackendFixture backend)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            _connector ??= await ConnectorHarness.StartAsync(backend);
+            _dataSource ??= _connector.Build();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        return await RuntimeHarness.CreateSchemaAsync(_connector, _dataSource);
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_dataSource is not null) await _dataSource.DisposeAsync();
+        if (_connector is not null) await _connector.DisposeAsync();
+        _gate.Dispose();
+    }
+}
+
+/// <summary>A test's view of its class's emulator: the data source, and a schema with the test tables, created with raw DDL (one statement per call).</summary>
 internal sealed class RuntimeHarness : IAsyncDisposable
 {
     private RuntimeHarness(ConnectorHarness connector, DsqlDataSource dataSource, string schema)
@@ -93,10 +128,8 @@ internal sealed class RuntimeHarness : IAsyncDisposable
     public DsqlDataSource DataSource { get; }
     public string Schema { get; }
 
-    public static async Task<RuntimeHarness> StartAsync(BackendFixture backend)
+    internal static async Task<RuntimeHarness> CreateSchemaAsync(ConnectorHarness connector, DsqlDataSource dataSource)
     {
-        var connector = await ConnectorHarness.StartAsync(backend);
-        var dataSource = connector.Build();
         string schema = EmulatorConnections.UniqueName("ef");
         var harness = new RuntimeHarness(connector, dataSource, schema);
         await using var context = harness.Context();
@@ -126,9 +159,11 @@ internal sealed class RuntimeHarness : IAsyncDisposable
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Disarms the faults a test may have left armed; the emulator and data source belong to the class.</summary>
+    public ValueTask DisposeAsync()
     {
-        await DataSource.DisposeAsync();
-        await Connector.DisposeAsync();
+        Connector.Emulator.Faults.CutSessionsAtCommit(0);
+        Connector.Emulator.Faults.RefuseNextConnections(0);
+        return ValueTask.CompletedTask;
     }
 }

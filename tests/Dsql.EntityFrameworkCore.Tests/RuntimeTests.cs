@@ -7,12 +7,12 @@ namespace Dsql.EntityFrameworkCore.Tests;
 
 /// <summary>A real DbContext on UseDsql() through the emulator: CRUD, relationships, JSON, the open path, DSQL's typed errors.</summary>
 [Collection(BackendCollection.Name)]
-public sealed class RuntimeTests(BackendFixture backend)
+public sealed class RuntimeTests(BackendFixture backend, RuntimeEmulator emulator) : IClassFixture<RuntimeEmulator>
 {
     [Fact]
     public async Task Crud_with_a_one_to_many_relationship_round_trips()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         var customerId = Guid.NewGuid();
         await using (var context = harness.Context())
         {
@@ -40,7 +40,7 @@ public sealed class RuntimeTests(BackendFixture backend)
     [Fact]
     public async Task A_foreign_key_violation_surfaces_as_23503()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
         context.Orders.Add(new Order { Id = Guid.NewGuid(), CustomerId = Guid.NewGuid(), Total = 1m });
 
@@ -54,7 +54,7 @@ public sealed class RuntimeTests(BackendFixture backend)
     [Fact]
     public async Task A_jsonb_column_is_written_and_read_back()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         var id = Guid.NewGuid();
         await using (var context = harness.Context())
         {
@@ -75,7 +75,7 @@ public sealed class RuntimeTests(BackendFixture backend)
     [Fact]
     public async Task A_context_opens_through_the_connectors_open_policy()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var fresh = harness.Connector.Build(); // no pooled connection yet: the next open is a physical connect
         harness.Connector.Emulator.Faults.RefuseNextConnections(1, "53400");
         await using var context = new ShopContext(new DbContextOptionsBuilder<ShopContext>().UseDsql(fresh).Options, harness.Schema);
@@ -88,7 +88,7 @@ public sealed class RuntimeTests(BackendFixture backend)
     [Fact]
     public async Task A_synchronous_context_works_too()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         using var context = harness.Context();
         context.Customers.Add(new Customer { Id = Guid.NewGuid(), Name = "Sync", Orders = [new Order { Id = Guid.NewGuid(), Total = 1m }] });
         Assert.Equal(2, context.SaveChanges());
@@ -98,7 +98,7 @@ public sealed class RuntimeTests(BackendFixture backend)
     [Fact]
     public async Task An_unsupported_statement_reaches_the_caller_as_the_connectors_typed_error()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
 
         string truncate = $"TRUNCATE {harness.Schema}.notes";
@@ -110,7 +110,7 @@ public sealed class RuntimeTests(BackendFixture backend)
     [Fact]
     public async Task A_crossed_row_limit_in_SaveChanges_is_the_inner_exception_of_DbUpdateException()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
         context.Counters.AddRange(Enumerable.Range(1, DsqlQuotasRows + 1).Select(i => new Counter { Id = i }));
 

@@ -8,12 +8,12 @@ namespace Dsql.EntityFrameworkCore.Tests;
 
 /// <summary>Every transaction EF opens is one DSQL accepts: REPEATABLE READ, no savepoints; refused levels fail before anything is sent.</summary>
 [Collection(BackendCollection.Name)]
-public sealed class TransactionTests(BackendFixture backend)
+public sealed class TransactionTests(BackendFixture backend, RuntimeEmulator emulator) : IClassFixture<RuntimeEmulator>
 {
     [Fact]
     public async Task A_transaction_begun_with_no_level_runs_at_repeatable_read()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
 
         await using (var transaction = await context.Database.BeginTransactionAsync())
@@ -30,7 +30,7 @@ public sealed class TransactionTests(BackendFixture backend)
     [Fact]
     public async Task SaveChanges_own_transaction_is_accepted_where_Npgsqls_default_is_refused()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         Customer Two(string name) => new() { Id = Guid.NewGuid(), Name = name, Orders = [new Order { Id = Guid.NewGuid(), Total = 2m }] };
 
         // Npgsql's provider alone begins SaveChanges' transaction at READ COMMITTED, which DSQL (and the emulator) refuse.
@@ -58,7 +58,7 @@ public sealed class TransactionTests(BackendFixture backend)
     [InlineData(IsolationLevel.Chaos)]
     public async Task A_level_DSQL_refuses_fails_before_anything_is_sent(IsolationLevel level)
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
 
         var ex = await Assert.ThrowsAsync<NotSupportedException>(() => context.Database.BeginTransactionAsync(level));
@@ -74,7 +74,7 @@ public sealed class TransactionTests(BackendFixture backend)
     [Fact]
     public async Task SaveChanges_in_a_user_transaction_creates_no_savepoint()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
         // A user transaction runs inside the execution strategy (EF Core's rule for retrying strategies).
         await context.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
@@ -97,7 +97,7 @@ public sealed class TransactionTests(BackendFixture backend)
     [Fact]
     public async Task An_explicit_savepoint_fails_clearly_and_leaves_the_transaction_usable()
     {
-        await using var harness = await RuntimeHarness.StartAsync(backend);
+        await using var harness = await emulator.StartAsync(backend);
         await using var context = harness.Context();
         await context.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
