@@ -128,6 +128,41 @@ public sealed class ExecutionStrategyTests(BackendFixture backend, RuntimeEmulat
     }
 
     [Fact]
+    public async Task When_the_retries_run_out_the_last_conflict_is_inside_RetryLimitExceededException()
+    {
+        await using var harness = await emulator.StartAsync(backend);
+        using var telemetry = new TelemetryCollector(harness.Connector.Endpoint.Host);
+        await using var context = harness.Context(o => o.Retries(r =>
+        {
+            r.MaxRetries = 1;
+            r.BaseDelay = TimeSpan.FromMilliseconds(1);
+        }));
+        context.Counters.Add(new Counter { Id = 1 });
+        await context.SaveChangesAsync();
+        int attempts = 0;
+
+        var ex = await Assert.ThrowsAsync<RetryLimitExceededException>(() => context.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        {
+            attempts++;
+            context.ChangeTracker.Clear();
+            await using var transaction = await context.Database.BeginTransactionAsync();
+            var counter = await context.Counters.SingleAsync();
+            await using (var other = await harness.DataSource.OpenConnectionAsync())
+            await using (var update = new NpgsqlCommand($"UPDATE {harness.Schema}.counters SET value = value + 1 WHERE id = 1", other))
+                await update.ExecuteNonQueryAsync(); // every attempt loses to a concurrent writer
+            counter.Value = 100;
+            await context.SaveChangesAsync();
+            await transaction.CommitAsync();
+        }));
+
+        Assert.Equal(2, attempts);
+        Assert.True(DsqlErrors.IsConflict(ex.InnerException!));
+        Assert.Contains("MaxRetries", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, telemetry.Sum("dsql.transaction.retries.exhausted", "reason", "conflict"));
+        Assert.Equal(2, await harness.ScalarAsync($"SELECT value FROM {harness.Schema}.counters")); // only the other writer's commits
+    }
+
+    [Fact]
     public async Task An_interrupted_commit_is_surfaced_as_ambiguous_and_not_run_again()
     {
         await using var harness = await emulator.StartAsync(backend);

@@ -1,6 +1,7 @@
 using Dsql.Connector;
 using Dsql.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -25,7 +26,7 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
     private readonly DsqlEfOptions _options;
     private readonly DsqlDataSource? _dataSource;
     private DsqlRelationalConnection? _connection;
-    private bool _verifies;
+    private bool _verifiedAbsent;
     private string? _retryReason;
 
     public DsqlExecutionStrategy(ExecutionStrategyDependencies dependencies, DsqlEfOptions options, DsqlDataSource? dataSource)
@@ -40,15 +41,107 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
 
     public override TResult Execute<TState, TResult>(TState state, Func<DbContext, TState, TResult> operation, Func<DbContext, TState, ExecutionResult<TResult>>? verifySucceeded)
     {
-        if (Current is null) _verifies = verifySucceeded is not null;
-        return base.Execute(state, operation, verifySucceeded);
+        ArgumentNullException.ThrowIfNull(operation);
+        var context = Dependencies.CurrentContext.Context;
+        if (Current is not null) return operation(context, state); // inside a unit already: the outer strategy retries
+        OnFirstExecution();
+        while (true)
+        {
+            try
+            {
+                Current = this;
+                var result = operation(context, state);
+                Current = null;
+                return result;
+            }
+            catch (Exception ex)
+            {
+                Current = null;
+                if (verifySucceeded is not null && CallOnWrappedException(ex, ShouldVerifySuccessOn))
+                {
+                    var verified = Verify(() => verifySucceeded(context, state));
+                    if (verified.IsSuccessful) return verified.Result;
+                }
+                var delay = NextDelayOrThrow(ex);
+                Dependencies.Logger.ExecutionStrategyRetrying(ExceptionsEncountered, delay, async: false);
+                OnRetry();
+                Thread.Sleep(delay); // the synchronous API: its caller chose to block
+            }
+        }
     }
 
-    public override Task<TResult> ExecuteAsync<TState, TResult>(TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation,
+    public override async Task<TResult> ExecuteAsync<TState, TResult>(TState state, Func<DbContext, TState, CancellationToken, Task<TResult>> operation,
         Func<DbContext, TState, CancellationToken, Task<ExecutionResult<TResult>>>? verifySucceeded, CancellationToken cancellationToken = default)
     {
-        if (Current is null) _verifies = verifySucceeded is not null;
-        return base.ExecuteAsync(state, operation, verifySucceeded, cancellationToken);
+        ArgumentNullException.ThrowIfNull(operation);
+        var context = Dependencies.CurrentContext.Context;
+        if (Current is not null) return await operation(context, state, cancellationToken).ConfigureAwait(false);
+        OnFirstExecution();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                // The first attempt runs the operation itself, with nothing around it: most units neither conflict
+                // nor lose their connection, and those pay nothing for the retries.
+                Current = this;
+                var result = await operation(context, state, cancellationToken).ConfigureAwait(false);
+                Current = null;
+                return result;
+            }
+            catch (Exception ex)
+            {
+                Current = null;
+                if (verifySucceeded is not null && CallOnWrappedException(ex, ShouldVerifySuccessOn))
+                {
+                    Current = this;
+                    ExecutionResult<TResult> verified;
+                    try
+                    {
+                        verified = await verifySucceeded(context, state, cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Current = null;
+                    }
+                    if (verified.IsSuccessful) return verified.Result;
+                    _verifiedAbsent = true;
+                }
+                var delay = NextDelayOrThrow(ex);
+                Dependencies.Logger.ExecutionStrategyRetrying(ExceptionsEncountered, delay, async: true);
+                OnRetry();
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Runs the caller's check of an interrupted COMMIT; when it finds the work absent, the unit may run again.</summary>
+    private ExecutionResult<TResult> Verify<TResult>(Func<ExecutionResult<TResult>> check)
+    {
+        Current = this;
+        try
+        {
+            var verified = check();
+            if (!verified.IsSuccessful) _verifiedAbsent = true;
+            return verified;
+        }
+        finally
+        {
+            Current = null;
+        }
+    }
+
+    /// <summary>Rethrows <paramref name="failure"/> when it is not retried; throws when the retries ran out; otherwise the delay before the next attempt.</summary>
+    private TimeSpan NextDelayOrThrow(Exception failure)
+    {
+        bool retry = CallOnWrappedException(failure, ShouldRetryOn);
+        _verifiedAbsent = false;
+        if (!retry) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        ExceptionsEncountered.Add(failure);
+        return GetNextDelay(failure) ?? throw new RetryLimitExceededException(
+            $"The unit of work failed on all {MaxRetryCount + 1} attempts (retried on optimistic-concurrency conflicts and on connections lost " +
+            "before COMMIT); the last failure is the inner exception. Raise MaxRetries with UseDsql(..., o => o.Retries(r => ...)), or reduce " +
+            "contention on the rows the unit writes.", failure);
     }
 
     protected override void OnFirstExecution()
@@ -66,9 +159,9 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         _retryReason = null;
         if (Find<DsqlAmbiguousCommitException>(exception) is not null)
         {
-            // Reached only when the caller's verifySucceeded ran and found the work absent: running it again is safe.
+            // Run again only when the caller's verifySucceeded ran and found the work absent.
             Connection?.TakeLostBeforeCommit();
-            if (!_verifies) return false;
+            if (!_verifiedAbsent) return false;
             _retryReason = "connection_lost";
             return true;
         }

@@ -76,9 +76,27 @@ internal static class EfCoreScenario
 
         result.Comparisons.Add(Paired(one, "SaveChanges of one entity"));
         result.Comparisons.Add(Paired(batch, $"SaveChanges of {BatchSize} entities"));
+        // Allocations do not depend on the machine's load: what the client side costs, whatever the noise of the timings.
+        settings.Log("efcore: allocations");
+        result.Comparisons.Add(Comparison.Informative("allocated per SaveChanges of one entity (whole process, 200 units)", "UseNpgsql", await AllocatedAsync(NpgsqlOne, 200), "UseDsql", await AllocatedAsync(DsqlOne, 200), "B"));
+        result.Comparisons.Add(Comparison.Informative($"allocated per SaveChanges of {BatchSize} entities (whole process, 40 units)", "UseNpgsql", await AllocatedAsync(NpgsqlBatch, 40), "UseDsql", await AllocatedAsync(DsqlBatch, 40), "B"));
         long rows = await CountAsync(dataSource);
         result.Notes.Add(string.Create(CultureInfo.InvariantCulture, $"{rows:#,0} rows written in all."));
         return result;
+    }
+
+    /// <summary>Bytes allocated by the whole process per unit, after a warm-up: the median of three blocks.</summary>
+    private static async Task<double> AllocatedAsync(Func<Task> unit, int units)
+    {
+        for (int i = 0; i < 20; i++) await unit();
+        var blocks = new double[3];
+        for (int b = 0; b < blocks.Length; b++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < units; i++) await unit();
+            blocks[b] = (double)(GC.GetTotalAllocatedBytes(precise: true) - before) / units;
+        }
+        return Stats.Median(blocks);
     }
 
     private static Comparison Paired(Interleaved.Rounds rounds, string measure)
