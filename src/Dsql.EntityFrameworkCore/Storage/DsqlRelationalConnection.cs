@@ -41,9 +41,14 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
     }
 
     protected override Task OpenDbConnectionAsync(bool errorsExpected, CancellationToken cancellationToken)
-        => OwnDataSource is { } dataSource && DbConnection is { } connection
-            ? dataSource.OpenExisting(connection, async: true, cancellationToken).AsTask()
-            : base.OpenDbConnectionAsync(errorsExpected, cancellationToken);
+    {
+        if (OwnDataSource is not { } dataSource || DbConnection is not { } connection) return base.OpenDbConnectionAsync(errorsExpected, cancellationToken);
+        var open = dataSource.OpenExisting(connection, async: true, cancellationToken);
+        // A pooled rent usually completes at once: no task to allocate then (reading the result releases the ValueTask).
+        if (!open.IsCompletedSuccessfully) return open.AsTask();
+        _ = open.Result;
+        return Task.CompletedTask;
+    }
 
     protected override DbTransaction ConnectionBeginTransaction(IsolationLevel isolationLevel)
         => base.ConnectionBeginTransaction(DsqlIsolationLevels.Resolve(isolationLevel));
