@@ -128,6 +128,36 @@ public sealed class ExecutionStrategyTests(BackendFixture backend, RuntimeEmulat
     }
 
     [Fact]
+    public async Task The_synchronous_API_runs_a_conflicting_unit_again_too()
+    {
+        await using var harness = await emulator.StartAsync(backend);
+        using var context = harness.Context(o => o.Retries(r => r.BaseDelay = TimeSpan.FromMilliseconds(1)));
+        context.Counters.Add(new Counter { Id = 1, Value = 10 });
+        context.SaveChanges();
+        int attempts = 0;
+
+        context.Database.CreateExecutionStrategy().Execute(() =>
+        {
+            attempts++;
+            context.ChangeTracker.Clear();
+            using var transaction = context.Database.BeginTransaction();
+            var counter = context.Counters.Single();
+            if (attempts == 1)
+            {
+                using var other = harness.DataSource.OpenConnection();
+                using var update = new NpgsqlCommand($"UPDATE {harness.Schema}.counters SET value = value + 5 WHERE id = 1", other);
+                update.ExecuteNonQuery();
+            }
+            counter.Value++;
+            context.SaveChanges(); // 40001 on the first attempt
+            transaction.Commit();
+        });
+
+        Assert.Equal(2, attempts);
+        Assert.Equal(16, await harness.ScalarAsync($"SELECT value FROM {harness.Schema}.counters"));
+    }
+
+    [Fact]
     public async Task When_the_retries_run_out_the_last_conflict_is_inside_RetryLimitExceededException()
     {
         await using var harness = await emulator.StartAsync(backend);
