@@ -18,7 +18,8 @@ public sealed class DsqlDbContextOptionsBuilder
 
     /// <summary>
     /// Npgsql's provider options (command timeout, query splitting, type plugins, ...). The options DSQL depends on
-    /// (the execution strategy, the migrations history table's lock) are set by <c>UseDsql()</c> after this action.
+    /// (the migrations history table's lock) are set by <c>UseDsql()</c> after this action. DSQL's execution strategy is
+    /// the default one: Npgsql's <c>ExecutionStrategy(...)</c> or <c>EnableRetryOnFailure()</c> given here replaces it.
     /// </summary>
     public DsqlDbContextOptionsBuilder Npgsql(Action<NpgsqlDbContextOptionsBuilder> configure)
     {
