@@ -16,10 +16,7 @@ public sealed partial class EfCoreSampleTests(EfCoreSampleTests.EmulatorFixture 
 {
     private const string MigrationId = "20261128165912_InitialCreate";
 
-    // Skipped until the migrations work is merged: the migrator of Npgsql's provider opens a READ COMMITTED
-    // transaction for its history table and runs the whole migration (several DDL, CREATE INDEX without ASYNC) in one
-    // transaction, which DSQL and the emulator refuse.
-    [Fact(Skip = "until migrations land")]
+    [Fact]
     public async Task The_sample_migrates_writes_in_the_execution_strategy_and_reads_back_and_a_second_run_applies_nothing()
     {
         await using var dataSource = emulator.BuildDataSource();
@@ -67,8 +64,7 @@ public sealed partial class EfCoreSampleTests(EfCoreSampleTests.EmulatorFixture 
         Assert.Equal([6L], await ColumnAsync<long>(connection, "SELECT count(*) FROM shop_orders"));
     }
 
-    // Skipped for the same reason as the test above.
-    [Fact(Skip = "until migrations land")]
+    [Fact]
     public async Task The_program_without_DSQL_ENDPOINT_runs_against_an_emulator_it_starts_and_stops()
     {
         // The sample's own build (beside its project, with its own dependencies), as `dotnet run` starts it.

@@ -20,9 +20,19 @@ public sealed partial class DsqlDataSource
     /// <summary>A retry is not started with less than this left of the budget: it could not finish anyway.</summary>
     private static readonly TimeSpan RetryFloor = TimeSpan.FromMilliseconds(100);
 
-    private async ValueTask<NpgsqlConnection> Open(bool async, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens <paramref name="connection"/> (created by this data source and closed) with the open policy of
+    /// <see cref="OpenConnectionAsync"/>: connect retries, the bound on the whole open, a fresh token after a refused
+    /// one. For callers that own the connection object, such as EF Core's relational connection. A failed attempt leaves
+    /// it closed, not disposed.
+    /// </summary>
+    internal ValueTask<NpgsqlConnection> OpenExisting(NpgsqlConnection connection, bool async, CancellationToken cancellationToken)
+        => Open(async, cancellationToken, connection);
+
+    private async ValueTask<NpgsqlConnection> Open(bool async, CancellationToken cancellationToken, NpgsqlConnection? existing = null)
     {
         var open = OpenState.Take(this, async, cancellationToken);
+        open.Existing = existing;
         // Set inside this async method: the callbacks of this open see it; the caller's flow does not (the method's
         // start restores the caller's context, synchronous completion included).
         CurrentOpen.Value = open;
@@ -86,7 +96,7 @@ public sealed partial class DsqlDataSource
                 // before the socket opens, so that a connect waiting for the rate bucket holds no connection on the server.
                 if (!_settings.Pooling) await ReserveBeforeOpen(open).ConfigureAwait(false);
                 open.Phase = DsqlConnectPhase.Connecting;
-                connection = _inner.CreateConnection();
+                connection = open.Existing ?? _inner.CreateConnection();
                 if (open.Async) await connection.OpenAsync(open.NpgsqlToken).ConfigureAwait(false);
                 else connection.Open();
                 return connection;
@@ -95,7 +105,7 @@ public sealed partial class DsqlDataSource
             {
                 if (FindInChain<DsqlConnectTimeoutException>(ex) is { } timedOut) ex = timedOut; // the permit wait ran out in the password callback
                 RecordConnectFailure(ex, open.Caller);
-                if (connection is not null)
+                if (connection is not null && !ReferenceEquals(connection, open.Existing))
                 {
                     if (open.Async) await connection.DisposeAsync().ConfigureAwait(false);
                     else connection.Dispose();
@@ -227,6 +237,10 @@ public sealed partial class DsqlDataSource
         }
 
         public DsqlDataSource Owner { get; private set; } = null!;
+
+        /// <summary>The caller's connection to open (<see cref="OpenExisting"/>); null: each attempt creates one.</summary>
+        public NpgsqlConnection? Existing;
+
         public bool Async { get; private set; }
         public CancellationToken Caller { get; private set; }
         public TimeSpan Budget { get; private set; }
@@ -268,6 +282,7 @@ public sealed partial class DsqlDataSource
             _linked?.Dispose();
             _linked = null;
             Owner = null!;
+            Existing = null;
             Caller = default;
             NpgsqlToken = default;
             Phase = default;

@@ -154,22 +154,22 @@ public sealed partial class DsqlDataSource
     }
 
     /// <summary>A conflict, seen by an attempt.</summary>
-    private void RecordConflict() => AddEndpointCount(DsqlTelemetry.TransactionConflicts);
+    internal void RecordConflict() => AddEndpointCount(DsqlTelemetry.TransactionConflicts);
 
     /// <summary>The transaction guard ended an attempt.</summary>
     private void RecordGuardTrip() => AddEndpointCount(DsqlTelemetry.TransactionGuardTrips);
 
     /// <summary>An attempt lost its connection before COMMIT was sent (it will run again if the budget allows).</summary>
-    private void RecordConnectionLoss() => AddEndpointCount(DsqlTelemetry.TransactionConnectionLosses);
+    internal void RecordConnectionLoss() => AddEndpointCount(DsqlTelemetry.TransactionConnectionLosses);
 
     /// <summary>The retries ran out: the transaction was given up; <paramref name="reason"/> is why its last attempt failed.</summary>
-    private void RecordRetriesExhausted(string reason) => AddEndpointCount(DsqlTelemetry.TransactionRetriesExhausted, reason);
+    internal void RecordRetriesExhausted(string reason) => AddEndpointCount(DsqlTelemetry.TransactionRetriesExhausted, reason);
 
     /// <summary>
     /// A transaction is about to run again after <paramref name="delay"/>, because of <paramref name="reason"/> (a
     /// conflict, or a connection lost before COMMIT): the counter, and a "retry" event on the activity.
     /// </summary>
-    private void RecordTransactionRetry(int nextAttempt, TimeSpan delay, string reason)
+    internal void RecordTransactionRetry(int nextAttempt, TimeSpan delay, string reason)
     {
         AddEndpointCount(DsqlTelemetry.TransactionRetries, reason);
         // The retry callback runs in the caller's flow, where the transaction's activity is the current one.

@@ -1,3 +1,4 @@
+using Dsql.Connector;
 using Microsoft.EntityFrameworkCore;
 using Npgsql.EntityFrameworkCore.PostgreSQL.Infrastructure;
 
@@ -17,7 +18,8 @@ public sealed class DsqlDbContextOptionsBuilder
 
     /// <summary>
     /// Npgsql's provider options (command timeout, query splitting, type plugins, ...). The options DSQL depends on
-    /// (the execution strategy, the migrations history table's lock) are set by <c>UseDsql()</c> after this action.
+    /// (the migrations history table's lock) are set by <c>UseDsql()</c> after this action. DSQL's execution strategy is
+    /// the default one: Npgsql's <c>ExecutionStrategy(...)</c> or <c>EnableRetryOnFailure()</c> given here replaces it.
     /// </summary>
     public DsqlDbContextOptionsBuilder Npgsql(Action<NpgsqlDbContextOptionsBuilder> configure)
     {
@@ -55,6 +57,28 @@ public sealed class DsqlDbContextOptionsBuilder
         return With(o => o with { MigrationLease = lease });
     }
 
+    /// <summary>
+    /// How the default execution strategy retries a unit of work after an optimistic-concurrency conflict or a
+    /// connection lost before COMMIT: the connector's <see cref="DsqlTransactionOptions"/> (<c>MaxRetries</c>,
+    /// <c>BaseDelay</c>, <c>MaxDelay</c>, <c>UseJitter</c>; the other properties do not apply to EF Core), starting from
+    /// the connector's defaults. Validated here.
+    /// </summary>
+    /// <exception cref="DsqlConfigurationException">A value is out of range; the message names it.</exception>
+    public DsqlDbContextOptionsBuilder Retries(Action<DsqlTransactionOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var retries = new DsqlTransactionOptions
+        {
+            MaxRetries = Options.MaxRetries,
+            BaseDelay = Options.BaseDelay,
+            MaxDelay = Options.MaxDelay,
+            UseJitter = Options.UseJitter,
+        };
+        configure(retries);
+        retries.Validate();
+        return With(o => o with { MaxRetries = retries.MaxRetries, BaseDelay = retries.BaseDelay, MaxDelay = retries.MaxDelay, UseJitter = retries.UseJitter });
+    }
+
     internal DsqlDbContextOptionsBuilder With(Func<DsqlEfOptions, DsqlEfOptions> change)
     {
         Options = change(Options);
@@ -81,4 +105,12 @@ internal sealed record DsqlEfOptions
 
     /// <summary>True for a sequence or identity CACHE DSQL accepts: 1 or at least 65536.</summary>
     internal static bool IsAcceptedCache(long cache) => cache == 1 || cache >= 65536;
+
+    private static readonly DsqlTransactionOptions RetryDefaults = new();
+
+    // The execution strategy's retries: the connector's transaction retry policy and its defaults.
+    public int MaxRetries { get; init; } = RetryDefaults.MaxRetries;
+    public TimeSpan BaseDelay { get; init; } = RetryDefaults.BaseDelay;
+    public TimeSpan MaxDelay { get; init; } = RetryDefaults.MaxDelay;
+    public bool UseJitter { get; init; } = RetryDefaults.UseJitter;
 }

@@ -47,6 +47,7 @@ internal static class PerformanceLab
                 "emulator" => await EmulatorScenario.RunAsync(settings),
                 "storm" => await StormScenario.RunAsync(settings),
                 "contention" => await ContentionScenario.RunAsync(settings),
+                "efcore" => await EfCoreScenario.RunAsync(settings),
                 "soak" => await SoakScenario.RunAsync(settings),
                 _ => throw new ArgumentOutOfRangeException(nameof(id), id, "not a harness scenario"),
             };
