@@ -444,22 +444,23 @@ internal sealed partial class DsqlMigrationsSqlGenerator : NpgsqlMigrationsSqlGe
             return;
         }
 
-        string table = Delimit(operation.Table, operation.Schema);
-        builder.Append("ALTER TABLE ").Append(table).Append(" ADD ");
-        ForeignKeyConstraint(operation, model, builder);
-        builder.AppendLine(" NOT VALID;");
-        EndStatement(builder);
-        Validate(builder, table, Delimit(operation.Name));
+        AddNotValidThenValidate(builder, operation.Schema, operation.Table, operation.Name, b => ForeignKeyConstraint(operation, model, b));
     }
 
     protected override void Generate(AddCheckConstraintOperation operation, IModel? model, MigrationCommandListBuilder builder)
     {
-        string table = Delimit(operation.Table, operation.Schema);
+        AddNotValidThenValidate(builder, operation.Schema, operation.Table, operation.Name, b => CheckConstraint(operation, model, b));
+    }
+
+    /// <summary>A constraint on an existing table, the way DSQL adds one: <c>ADD ... NOT VALID</c>, then validated by an asynchronous job.</summary>
+    private void AddNotValidThenValidate(MigrationCommandListBuilder builder, string? schema, string tableName, string name, Action<MigrationCommandListBuilder> constraint)
+    {
+        string table = Delimit(tableName, schema);
         builder.Append("ALTER TABLE ").Append(table).Append(" ADD ");
-        CheckConstraint(operation, model, builder);
+        constraint(builder);
         builder.AppendLine(" NOT VALID;");
         EndStatement(builder);
-        Validate(builder, table, Delimit(operation.Name));
+        Validate(builder, table, Delimit(name));
     }
 
     protected override void Generate(AddUniqueConstraintOperation operation, IModel? model, MigrationCommandListBuilder builder)

@@ -14,59 +14,30 @@ namespace Dsql.EntityFrameworkCore.Storage;
 internal sealed class DsqlRelationalCommand(RelationalCommandBuilderDependencies dependencies, string commandText, string logCommandText, IReadOnlyList<IRelationalParameter> parameters)
     : RelationalCommand(dependencies, commandText, logCommandText, parameters)
 {
+    // Synchronous calls wrap the base call in a delegate; asynchronous ones await the base task in one helper.
     public override int ExecuteNonQuery(RelationalCommandParameterObject parameterObject)
-    {
-        try
-        {
-            return base.ExecuteNonQuery(parameterObject);
-        }
-        catch (PostgresException ex) when (Advised(ex) is { } advised)
-        {
-            throw advised;
-        }
-    }
+        => Advised(() => base.ExecuteNonQuery(parameterObject));
 
-    public override async Task<int> ExecuteNonQueryAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            return await base.ExecuteNonQueryAsync(parameterObject, cancellationToken).ConfigureAwait(false);
-        }
-        catch (PostgresException ex) when (Advised(ex) is { } advised)
-        {
-            throw advised;
-        }
-    }
+    public override Task<int> ExecuteNonQueryAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
+        => AdvisedAsync(base.ExecuteNonQueryAsync(parameterObject, cancellationToken));
 
     public override object? ExecuteScalar(RelationalCommandParameterObject parameterObject)
-    {
-        try
-        {
-            return base.ExecuteScalar(parameterObject);
-        }
-        catch (PostgresException ex) when (Advised(ex) is { } advised)
-        {
-            throw advised;
-        }
-    }
+        => Advised(() => base.ExecuteScalar(parameterObject));
 
-    public override async Task<object?> ExecuteScalarAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            return await base.ExecuteScalarAsync(parameterObject, cancellationToken).ConfigureAwait(false);
-        }
-        catch (PostgresException ex) when (Advised(ex) is { } advised)
-        {
-            throw advised;
-        }
-    }
+    public override Task<object?> ExecuteScalarAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
+        => AdvisedAsync(base.ExecuteScalarAsync(parameterObject, cancellationToken));
 
     public override RelationalDataReader ExecuteReader(RelationalCommandParameterObject parameterObject)
+        => Advised(() => base.ExecuteReader(parameterObject));
+
+    public override Task<RelationalDataReader> ExecuteReaderAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
+        => AdvisedAsync(base.ExecuteReaderAsync(parameterObject, cancellationToken));
+
+    private static T Advised<T>(Func<T> run)
     {
         try
         {
-            return base.ExecuteReader(parameterObject);
+            return run();
         }
         catch (PostgresException ex) when (Advised(ex) is { } advised)
         {
@@ -74,11 +45,11 @@ internal sealed class DsqlRelationalCommand(RelationalCommandBuilderDependencies
         }
     }
 
-    public override async Task<RelationalDataReader> ExecuteReaderAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
+    private static async Task<T> AdvisedAsync<T>(Task<T> running)
     {
         try
         {
-            return await base.ExecuteReaderAsync(parameterObject, cancellationToken).ConfigureAwait(false);
+            return await running.ConfigureAwait(false);
         }
         catch (PostgresException ex) when (Advised(ex) is { } advised)
         {
