@@ -13,7 +13,7 @@ public sealed class PipelineFileException : Exception
         : base(Describe(origin, problems))
     {
         Origin = origin;
-        Problems = problems;
+        Problems = Array.AsReadOnly(problems.ToArray());
     }
 
     /// <summary>The file's path, or a description of where the text came from.</summary>

@@ -17,8 +17,8 @@ public sealed class TableSelection
 
     internal TableSelection(IReadOnlyList<string> schemaPatterns, IReadOnlyList<string> tablePatterns)
     {
-        SchemaPatterns = schemaPatterns;
-        TablePatterns = tablePatterns;
+        SchemaPatterns = Array.AsReadOnly(schemaPatterns.ToArray());
+        TablePatterns = Array.AsReadOnly(tablePatterns.ToArray());
         _schemas = schemaPatterns.Select(Compile).ToArray();
         _tables = tablePatterns.Select(Compile).ToArray();
     }
