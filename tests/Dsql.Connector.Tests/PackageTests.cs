@@ -21,6 +21,7 @@ public sealed class PackageTests(PackagesFixture packages)
     [InlineData("Dsql.Emulator")]
     [InlineData("Dsql.Emulator.Tool")]
     [InlineData("Dsql.EntityFrameworkCore")]
+    [InlineData("Dsql.Sync")]
     public void Every_package_carries_its_readme_and_the_icon(string id)
     {
         using var archive = ZipFile.OpenRead(packages.PathOf(id));
@@ -43,6 +44,7 @@ public sealed class PackageTests(PackagesFixture packages)
     [InlineData("Dsql.Connector.OpenTelemetry")]
     [InlineData("Dsql.Emulator")]
     [InlineData("Dsql.EntityFrameworkCore")]
+    [InlineData("Dsql.Sync")]
     public void Every_library_package_ships_its_xml_documentation_beside_each_assembly(string id)
     {
         using var archive = ZipFile.OpenRead(packages.PathOf(id));
@@ -174,7 +176,7 @@ public sealed class PackagesCollection : ICollectionFixture<PackagesFixture>
 public sealed class PackagesFixture : IAsyncLifetime
 {
     private static readonly string[] Projects =
-        ["Dsql.Connector", "Dsql.Connector.DependencyInjection", "Dsql.Connector.OpenTelemetry", "Dsql.Emulator", "Dsql.Emulator.Tool", "Dsql.EntityFrameworkCore"];
+        ["Dsql.Connector", "Dsql.Connector.DependencyInjection", "Dsql.Connector.OpenTelemetry", "Dsql.Emulator", "Dsql.Emulator.Tool", "Dsql.EntityFrameworkCore", "Dsql.Sync"];
 
     private static readonly TimeSpan CommandLimit = TimeSpan.FromMinutes(5);
 
