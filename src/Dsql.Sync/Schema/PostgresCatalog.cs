@@ -73,7 +73,7 @@ internal static class PostgresCatalog
             ORDER BY a.attrelid, a.attnum
             """, source))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = oids });
+            command.Parameters.Add(new NpgsqlParameter { Value = oids, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid });
             var rows = new List<(uint Table, short Number, string Name, bool NotNull, string Formatted, char Identity, bool Generated, string? Default, string? Sequence, long? Next, uint TypeOid, int Modifier)>();
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -107,7 +107,7 @@ internal static class PostgresCatalog
             ORDER BY con.conrelid, con.conname
             """, source))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = oids });
+            command.Parameters.Add(new NpgsqlParameter { Value = oids, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -127,7 +127,7 @@ internal static class PostgresCatalog
             ORDER BY i.indrelid, ic.relname
             """, source))
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = oids });
+            command.Parameters.Add(new NpgsqlParameter { Value = oids, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {

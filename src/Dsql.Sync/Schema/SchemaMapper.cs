@@ -235,7 +235,9 @@ public static partial class SchemaMapper
                 : type.Name == "xml" ? TypeFamily.Xml
                 : type.Name is "tsvector" or "tsquery" ? TypeFamily.TextSearch
                 : TypeFamily.Other;
-            var result = ByRule(subject, columnName, formatted, family);
+            // inet's cast to text always adds the mask (10.0.0.1/32); abbrev() gives its output form (10.0.0.1).
+            string? textForm = type.Name == "inet" ? "abbrev(" + quoted + ")" : null;
+            var result = ByRule(subject, columnName, formatted, family, textForm);
             if (family == TypeFamily.Enum && options.RuleFor(family) == TypeRule.Text)
             {
                 _enumChecks.Add((table.Schema + "." + table.Name, columnName, type.EnumLabels));
@@ -244,13 +246,13 @@ public static partial class SchemaMapper
             return result;
         }
 
-        private (string Type, string Expression, bool KeepDefault) ByRule(string subject, string columnName, string formatted, TypeFamily family)
+        private (string Type, string Expression, bool KeepDefault) ByRule(string subject, string columnName, string formatted, TypeFamily family, string? textForm = null)
         {
             string quoted = SqlNames.Quote(columnName);
             var rule = options.RuleFor(family);
             (string Type, string Expression) target = rule switch
             {
-                TypeRule.Text => ("text", quoted + "::text"),
+                TypeRule.Text => ("text", textForm ?? quoted + "::text"),
                 TypeRule.Jsonb => ("jsonb", family == TypeFamily.Json ? quoted + "::jsonb" : "to_jsonb(" + quoted + ")"),
                 TypeRule.Numeric when family == TypeFamily.Money => ("numeric(20,2)", quoted + "::numeric"),
                 TypeRule.Numeric => ($"numeric({options.UnconstrainedNumericPrecision.ToString(CultureInfo.InvariantCulture)},{options.UnconstrainedNumericScale.ToString(CultureInfo.InvariantCulture)})", quoted),
