@@ -65,7 +65,8 @@ public sealed class SchemaMappingTests(BackendFixture backend)
                 CREATE INDEX everything_lower_idx ON everything (lower(x::text));
                 CREATE INDEX everything_tsv_idx ON everything USING gin (tsv);
                 CREATE TABLE weird (id integer PRIMARY KEY, lsn pg_lsn, n numeric);
-                CREATE TABLE {{sales}}.orders (id bigserial PRIMARY KEY, customer_id integer NOT NULL REFERENCES customers (id), total numeric(10,2));
+                CREATE TABLE {{sales}}.orders (id bigserial PRIMARY KEY, customer_id integer NOT NULL REFERENCES customers (id), total numeric(10,2),
+                    customer_email varchar(120) REFERENCES customers (email));
                 CREATE TABLE {{sales}}.order_2024 (id integer PRIMARY KEY);
                 CREATE TABLE {{sales}}.order_2025 (id integer PRIMARY KEY);
                 CREATE TABLE {{sales}}.notes (id integer PRIMARY KEY, body varchar);
@@ -77,7 +78,7 @@ public sealed class SchemaMappingTests(BackendFixture backend)
                         'fat cat', '12:30', '1 day', gen_random_uuid(), '\x0102', true, 1.5, 2.5),
                        (2, 0, NULL, NULL, NULL, NULL, NULL, 'happy', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-                INSERT INTO {{sales}}.orders (customer_id, total) VALUES (1, 10.00), (2, 20.00), (1, 30.00);
+                INSERT INTO {{sales}}.orders (customer_id, total, customer_email) VALUES (1, 10.00, 'a@example.com'), (2, 20.00, NULL), (1, 30.00, 'a@example.com');
                 """, connection);
             await command.ExecuteNonQueryAsync();
             return s_source = new Source(builder.ConnectionString, shop, sales);
@@ -153,6 +154,10 @@ public sealed class SchemaMappingTests(BackendFixture backend)
         Assert.Contains("UNIQUE USING INDEX", report);
         Assert.Contains("CREATE DOMAIN", report);
         Assert.Contains("the domain and its checks are not created", report); // tag_list over text[]
+        var after = mapping.StepsOf(DdlPhase.AfterLoad).Select(s => s.Sql).ToList();
+        Assert.True(after.FindLastIndex(s => s.Contains("CREATE UNIQUE INDEX ASYNC") || s.Contains("UNIQUE USING INDEX"))
+                    < after.FindIndex(s => s.Contains("FOREIGN KEY")), "unique constraints come before the foreign keys that may need them");
+        Assert.True(after.FindLastIndex(s => s.Contains("FOREIGN KEY")) < after.FindIndex(s => s.Contains("CHECK")));
 
         await using var harness = await ConnectorHarness.StartAsync(backend);
         await using var dataSource = harness.Build();
@@ -187,6 +192,7 @@ public sealed class SchemaMappingTests(BackendFixture backend)
         // Constraints added after the load hold: unique, foreign key, check, the enum's labels, the domain's check.
         await AssertRefusedAsync(target, "23505", $"INSERT INTO \"{source.Shop}\".customers (email) VALUES ('a@example.com')");
         await AssertRefusedAsync(target, "23503", $"INSERT INTO \"{source.Sales}\".orders (customer_id, total) VALUES (99, 1)");
+        await AssertRefusedAsync(target, "23503", $"INSERT INTO \"{source.Sales}\".orders (customer_id, customer_email) VALUES (1, 'z@example.com')");
         await AssertRefusedAsync(target, "23514", $"INSERT INTO \"{source.Shop}\".everything (amount) VALUES (-1)");
         await AssertRefusedAsync(target, "23514", $"INSERT INTO \"{source.Shop}\".everything (feeling) VALUES ('angry')");
         await AssertRefusedAsync(target, "23514", $"INSERT INTO \"{source.Shop}\".everything (qty) VALUES (0)");

@@ -55,7 +55,14 @@ public static partial class SchemaMapper
         public List<MappingDecision> Decisions { get; } = new();
         public List<MappingRefusal> Refusals { get; } = new();
         public List<DdlStep> Before { get; } = new();
-        public List<DdlStep> After { get; } = new();
+        // After the load: indexes first (unique constraints and foreign keys may need them), then unique
+        // constraints over their indexes, then foreign keys (which may reference those constraints), then checks.
+        private readonly List<DdlStep> _indexes = new();
+        private readonly List<DdlStep> _uniques = new();
+        private readonly List<DdlStep> _foreignKeys = new();
+        private readonly List<DdlStep> _checks = new();
+
+        public IEnumerable<DdlStep> After => _indexes.Concat(_uniques).Concat(_foreignKeys).Concat(_checks);
         private readonly HashSet<uint> _domainsCreated = new();
         private readonly Dictionary<(string, string), HashSet<string>> _convertedColumns = new();
         private readonly Dictionary<(string, string), HashSet<string>> _uuidKeys = new();
@@ -312,7 +319,7 @@ public static partial class SchemaMapper
                 {
                     case 'u':
                         AddIndex(name, constraint.IndexDefinition!, subject);
-                        After.Add(new DdlStep(DdlPhase.AfterLoad, $"ALTER TABLE {qualified} ADD CONSTRAINT {SqlNames.Quote(constraint.Name)} UNIQUE USING INDEX {SqlNames.Quote(constraint.Name)}", false, "unique constraint " + name));
+                        _uniques.Add(new DdlStep(DdlPhase.AfterLoad, $"ALTER TABLE {qualified} ADD CONSTRAINT {SqlNames.Quote(constraint.Name)} UNIQUE USING INDEX {SqlNames.Quote(constraint.Name)}", false, "unique constraint " + name));
                         Decisions.Add(new MappingDecision(name, constraint.Definition, "CREATE UNIQUE INDEX ASYNC + ADD CONSTRAINT ... USING INDEX", "DSQL adds UNIQUE to an existing table only over an index built asynchronously"));
                         break;
                     case 'f':
@@ -361,14 +368,15 @@ public static partial class SchemaMapper
             // pg_get_indexdef: CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING btree (columns) [INCLUDE (...)] [WHERE ...]
             string sql = IndexHead().Replace(definition, m => m.Groups[1].Value + " ASYNC ", 1);
             sql = sql.Replace(" ON ONLY ", " ON ", StringComparison.Ordinal).Replace(" USING btree ", " ", StringComparison.Ordinal);
-            After.Add(new DdlStep(DdlPhase.AfterLoad, sql, true, "index " + name + " on " + subject));
+            _indexes.Add(new DdlStep(DdlPhase.AfterLoad, sql, true, "index " + name + " on " + subject));
         }
 
         private void AddValidated(string qualified, string name, SourceConstraint constraint, string what)
         {
             string constraintName = SqlNames.Quote(constraint.Name);
-            After.Add(new DdlStep(DdlPhase.AfterLoad, $"ALTER TABLE {qualified} ADD CONSTRAINT {constraintName} {constraint.Definition} NOT VALID", false, what + " " + name));
-            After.Add(new DdlStep(DdlPhase.AfterLoad, $"ALTER TABLE ASYNC {qualified} VALIDATE CONSTRAINT {constraintName}", true, "validate " + what + " " + name));
+            var steps = constraint.Kind == 'f' ? _foreignKeys : _checks;
+            steps.Add(new DdlStep(DdlPhase.AfterLoad, $"ALTER TABLE {qualified} ADD CONSTRAINT {constraintName} {constraint.Definition} NOT VALID", false, what + " " + name));
+            steps.Add(new DdlStep(DdlPhase.AfterLoad, $"ALTER TABLE ASYNC {qualified} VALIDATE CONSTRAINT {constraintName}", true, "validate " + what + " " + name));
             Decisions.Add(new MappingDecision(name, constraint.Definition, "ADD CONSTRAINT ... NOT VALID, then ALTER TABLE ASYNC ... VALIDATE", "DSQL adds " + what + " constraints to existing tables only NOT VALID, validated by an async job"));
         }
     }
