@@ -30,17 +30,18 @@ public static partial class SchemaMapper
     internal static SchemaMapping Map(List<SourceTable> tables, SchemaMappingOptions options)
     {
         var work = new MappingWork(options);
-        foreach (string schema in tables.Select(t => t.Schema).Distinct(StringComparer.Ordinal).Where(s => s != "public"))
-        {
-            work.Before.Add(new DdlStep(DdlPhase.BeforeLoad, "CREATE SCHEMA IF NOT EXISTS " + SqlNames.Quote(schema), false, "schema " + schema));
-        }
-
         var selected = tables.Select(t => (t.Schema, t.Name)).ToHashSet();
         var mapped = new List<TableMapping>();
         foreach (var table in tables)
         {
             mapped.Add(work.MapTable(table));
         }
+
+        // Schemas first: those of the tables and those of the domains they use (which may hold no selected table).
+        var schemas = tables.Select(t => t.Schema).Concat(work.DomainSchemas).Distinct(StringComparer.Ordinal)
+            .Where(s => s != "public").Order(StringComparer.Ordinal).ToList();
+        work.Before.InsertRange(0, schemas.Select(schema =>
+            new DdlStep(DdlPhase.BeforeLoad, "CREATE SCHEMA IF NOT EXISTS " + SqlNames.Quote(schema), false, "schema " + schema)));
 
         foreach (var table in tables)
         {
@@ -64,6 +65,9 @@ public static partial class SchemaMapper
 
         public IEnumerable<DdlStep> After => _indexes.Concat(_uniques).Concat(_foreignKeys).Concat(_checks);
         private readonly HashSet<uint> _domainsCreated = new();
+        private int _domainCount;
+
+        public HashSet<string> DomainSchemas { get; } = new(StringComparer.Ordinal);
         private readonly Dictionary<(string, string), HashSet<string>> _convertedColumns = new();
         private readonly Dictionary<(string, string), HashSet<string>> _uuidKeys = new();
         private readonly List<(string Table, string Column, IReadOnlyList<string> Labels)> _enumChecks = new();
@@ -212,8 +216,9 @@ public static partial class SchemaMapper
                         + (type.DomainDefault is null ? "" : " DEFAULT " + type.DomainDefault)
                         + (type.DomainNotNull ? " NOT NULL" : "")
                         + string.Concat(type.DomainChecks.Select(c => " " + c));
-                    Before.Insert(Before.FindLastIndex(s => s.Description.StartsWith("schema ", StringComparison.Ordinal)) + 1,
-                        new DdlStep(DdlPhase.BeforeLoad, sql, false, $"domain {type.Schema}.{type.Name}"));
+                    // Domains go before every table (schemas are put in front of both at the end).
+                    Before.Insert(_domainCount++, new DdlStep(DdlPhase.BeforeLoad, sql, false, $"domain {type.Schema}.{type.Name}"));
+                    DomainSchemas.Add(type.Schema);
                     Decisions.Add(new MappingDecision($"{type.Schema}.{type.Name}", "domain over " + type.BaseType.Formatted, "CREATE DOMAIN", "DSQL supports CREATE DOMAIN with its CHECK constraints"));
                 }
 
