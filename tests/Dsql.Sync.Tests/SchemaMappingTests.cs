@@ -67,6 +67,8 @@ public sealed class SchemaMappingTests(BackendFixture backend)
                 CREATE INDEX everything_lower_idx ON everything (lower(x::text));
                 CREATE INDEX everything_tsv_idx ON everything USING gin (tsv);
                 CREATE TABLE weird (id integer PRIMARY KEY, lsn pg_lsn, n numeric);
+                CREATE TABLE wide (id integer PRIMARY KEY, {{string.Join(", ", Enumerable.Range(1, 255).Select(i => $"c{i} integer"))}});
+                CREATE TABLE wide_key (a1 int, a2 int, a3 int, a4 int, a5 int, a6 int, a7 int, a8 int, a9 int, PRIMARY KEY (a1, a2, a3, a4, a5, a6, a7, a8, a9));
                 CREATE TABLE {{sales}}.orders (id bigserial PRIMARY KEY, customer_id integer NOT NULL REFERENCES customers (id), total numeric(10,2),
                     customer_email varchar(120) REFERENCES customers (email));
                 CREATE TABLE {{sales}}.order_2024 (id integer PRIMARY KEY);
@@ -271,6 +273,12 @@ public sealed class SchemaMappingTests(BackendFixture backend)
 
         options.TypeRules[TypeFamily.Other] = TypeRule.Text;
         options.TypeRules[TypeFamily.UnconstrainedNumeric] = TypeRule.Text;
+        options.Tables.Add(source.Shop + ".wide*");
+        var limits = await SchemaMapper.MapAsync(connection, options);
+        Assert.Equal([$"{source.Shop}.wide: 256 columns; DSQL allows at most 255 per table. Leave the table out (SchemaMappingOptions.Tables) or split it in the source.",
+                      $"{source.Shop}.wide_key: the primary key wide_key_pkey has 9 columns; DSQL allows at most 8."],
+            limits.Refusals.Select(r => r.Message).Order(StringComparer.Ordinal).ToArray());
+        options.Tables.RemoveAt(options.Tables.Count - 1);
         var chosen = await SchemaMapper.MapAsync(connection, options);
         Assert.Empty(chosen.Refusals);
         Assert.Equal("\"lsn\"::text", chosen.Tables[0].Columns.Single(c => c.Name == "lsn").SourceExpression);
