@@ -73,7 +73,7 @@ public sealed class SchemaMappingTests(BackendFixture backend)
                     customer_email varchar(120) REFERENCES customers (email));
                 CREATE TABLE {{sales}}.order_2024 (id integer PRIMARY KEY);
                 CREATE TABLE {{sales}}.order_2025 (id integer PRIMARY KEY);
-                CREATE TABLE {{sales}}.notes (id integer PRIMARY KEY, body varchar);
+                CREATE TABLE {{sales}}.notes (id integer PRIMARY KEY, body varchar COLLATE "ucs_basic");
                 INSERT INTO customers (email, code) VALUES ('a@example.com', 'AB12'), ('b@example.com', NULL);
                 INSERT INTO everything (customer_id, amount, ratio, doc, docb, tags, ids, feeling, p, qty, tagd, ip, net, mac, pt, bx,
                                         period, price, x, flags, vflags, tsv, ti, iv, u, b, ok, f4, f8)
@@ -162,6 +162,7 @@ public sealed class SchemaMappingTests(BackendFixture backend)
         Assert.Contains("ALTER TABLE ASYNC", report);
         Assert.Contains("UNIQUE USING INDEX", report);
         Assert.Contains("CREATE DOMAIN", report);
+        Assert.Contains($"{source.Sales}.notes.body: COLLATE \"ucs_basic\" -> collation C (DSQL has collation C only", report);
         Assert.Contains("the domain and its checks are not created", report); // tag_list over text[]
         var after = mapping.StepsOf(DdlPhase.AfterLoad).Select(s => s.Sql).ToList();
         Assert.True(after.FindLastIndex(s => s.Contains("CREATE UNIQUE INDEX ASYNC") || s.Contains("UNIQUE USING INDEX"))

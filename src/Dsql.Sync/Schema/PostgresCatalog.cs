@@ -12,7 +12,7 @@ internal sealed record SourceTable(uint Oid, string Schema, string Name, bool Is
 
 internal sealed record SourceColumn(
     short Number, string Name, bool NotNull, string FormattedType, char Identity, bool Generated, string? Default,
-    string? Sequence, long? SequenceNext, SourceType Type);
+    string? Sequence, long? SequenceNext, SourceType Type, string? Collation = null);
 
 /// <summary>A column's type: for a domain, <see cref="BaseType"/> is the type underneath.</summary>
 internal sealed record SourceType(
@@ -64,7 +64,9 @@ internal static class PostgresCatalog
                    a.attgenerated <> '', pg_get_expr(d.adbin, d.adrelid), s.seq,
                    (SELECT COALESCE(q.last_value + q.increment_by, q.start_value) FROM pg_sequences q
                      WHERE s.seq IS NOT NULL AND format('%I.%I', q.schemaname, q.sequencename)::regclass = s.seq::regclass),
-                   a.atttypid, a.atttypmod
+                   a.atttypid, a.atttypmod,
+                   (SELECT co.collname FROM pg_collation co WHERE co.oid = a.attcollation AND a.attcollation <> 0
+                      AND co.collname NOT IN ('C', 'POSIX', 'default'))
             FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -74,7 +76,7 @@ internal static class PostgresCatalog
             """, source))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = oids, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Oid });
-            var rows = new List<(uint Table, short Number, string Name, bool NotNull, string Formatted, char Identity, bool Generated, string? Default, string? Sequence, long? Next, uint TypeOid, int Modifier)>();
+            var rows = new List<(uint Table, short Number, string Name, bool NotNull, string Formatted, char Identity, bool Generated, string? Default, string? Sequence, long? Next, uint TypeOid, int Modifier, string? Collation)>();
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -83,7 +85,7 @@ internal static class PostgresCatalog
                     rows.Add((reader.GetFieldValue<uint>(0), reader.GetInt16(1), reader.GetString(2), reader.GetBoolean(3), reader.GetString(4),
                         identity.Length == 0 ? '\0' : identity[0], reader.GetBoolean(6), reader.IsDBNull(7) ? null : reader.GetString(7),
                         reader.IsDBNull(8) ? null : reader.GetString(8), reader.IsDBNull(9) ? null : reader.GetInt64(9),
-                        reader.GetFieldValue<uint>(10), reader.GetInt32(11)));
+                        reader.GetFieldValue<uint>(10), reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetString(12)));
                 }
             }
 
@@ -91,7 +93,7 @@ internal static class PostgresCatalog
             {
                 var type = await ReadTypeAsync(source, row.TypeOid, row.Modifier, types, cancellationToken).ConfigureAwait(false);
                 byOid[row.Table].Columns.Add(new SourceColumn(row.Number, row.Name, row.NotNull, row.Formatted, row.Identity, row.Generated,
-                    row.Default, row.Sequence, row.Next, type));
+                    row.Default, row.Sequence, row.Next, type, row.Collation));
             }
         }
 

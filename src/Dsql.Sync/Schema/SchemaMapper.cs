@@ -171,6 +171,11 @@ public static partial class SchemaMapper
                 columnDefault = null;
             }
 
+            if (column.Collation is not null)
+            {
+                Decisions.Add(new MappingDecision(subject, $"COLLATE \"{column.Collation}\"", "collation C", "DSQL has collation C only: comparisons and ORDER BY follow byte order"));
+            }
+
             if (column.Generated)
             {
                 Decisions.Add(new MappingDecision(subject, "generated column", "plain column", "the generated values are copied as they are"));
