@@ -1,3 +1,4 @@
+using Dsql.Connector;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Npgsql;
@@ -76,9 +77,9 @@ public static partial class SchemaMapper
         {
             string subject = table.Schema + "." + table.Name;
             string qualified = SqlNames.Qualify(table.Schema, table.Name);
-            if (table.Columns.Count > DsqlLimits.MaxColumnsPerTable)
+            if (table.Columns.Count > DsqlQuotas.MaxColumnsPerTable)
             {
-                Refusals.Add(new MappingRefusal(subject, "table", $"{subject}: {table.Columns.Count} columns; DSQL allows at most {DsqlLimits.MaxColumnsPerTable} per table. Leave the table out (SchemaMappingOptions.Tables) or split it in the source."));
+                Refusals.Add(new MappingRefusal(subject, "table", $"{subject}: {table.Columns.Count} columns; DSQL allows at most {DsqlQuotas.MaxColumnsPerTable} per table. Leave the table out (SchemaMappingOptions.Tables) or split it in the source."));
             }
 
             if (table.IsPartitioned)
@@ -101,9 +102,9 @@ public static partial class SchemaMapper
             if (primaryKey is not null)
             {
                 definitions.Add("CONSTRAINT " + SqlNames.Quote(primaryKey.Name) + " " + primaryKey.Definition);
-                if (primaryKey.Columns.Count > DsqlLimits.MaxColumnsPerIndex)
+                if (primaryKey.Columns.Count > DsqlQuotas.MaxColumnsPerIndex)
                 {
-                    Refusals.Add(new MappingRefusal(subject, "primary key", $"{subject}: the primary key {primaryKey.Name} has {primaryKey.Columns.Count} columns; DSQL allows at most {DsqlLimits.MaxColumnsPerIndex}."));
+                    Refusals.Add(new MappingRefusal(subject, "primary key", $"{subject}: the primary key {primaryKey.Name} has {primaryKey.Columns.Count} columns; DSQL allows at most {DsqlQuotas.MaxColumnsPerIndex}."));
                 }
             }
             else
@@ -313,9 +314,9 @@ public static partial class SchemaMapper
                     continue;
                 }
 
-                if (index.KeyColumns > DsqlLimits.MaxColumnsPerIndex)
+                if (index.KeyColumns > DsqlQuotas.MaxColumnsPerIndex)
                 {
-                    Decisions.Add(new MappingDecision(name, $"index on {index.KeyColumns} columns", "skipped", $"DSQL allows at most {DsqlLimits.MaxColumnsPerIndex} columns per index"));
+                    Decisions.Add(new MappingDecision(name, $"index on {index.KeyColumns} columns", "skipped", $"DSQL allows at most {DsqlQuotas.MaxColumnsPerIndex} columns per index"));
                     continue;
                 }
 
@@ -393,14 +394,4 @@ public static partial class SchemaMapper
 
     [GeneratedRegex(@"^(CREATE (?:UNIQUE )?INDEX) ", RegexOptions.CultureInvariant)]
     private static partial Regex IndexHead();
-}
-
-/// <summary>
-/// The DSQL limits the mapping checks: the same values as the connector's DsqlQuotas (MaxColumnsPerTable,
-/// MaxColumnsPerIndex; internal to the connector), from the facts sheet's quota table.
-/// </summary>
-internal static class DsqlLimits
-{
-    public const int MaxColumnsPerTable = 255;
-    public const int MaxColumnsPerIndex = 8;
 }
