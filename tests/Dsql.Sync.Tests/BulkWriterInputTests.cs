@@ -39,6 +39,9 @@ public sealed class BulkWriterInputTests(BackendFixture backend, BulkTestEmulato
         Assert.Equal(3_001L, await BulkTestEmulator.ScalarAsync<long>(dataSource, $"SELECT count(*) FROM {table}"));
         Assert.Equal(Enumerable.Range(0, 3_001).Sum(i => i / 100m), await BulkTestEmulator.ScalarAsync<decimal>(dataSource, $"SELECT sum(amount) FROM {table}"));
         Assert.Equal("name 2999", await BulkTestEmulator.ScalarAsync<string>(dataSource, $"SELECT name FROM {table} WHERE id = 2999"));
+
+        // The emulator counts rows: 3,001 in one transaction are refused.
+        await Assert.ThrowsAsync<DsqlLimitExceededException>(() => dataSource.ExecuteNonQueryAsync($"INSERT INTO {table} SELECT id + 10000, name, amount FROM {table}"));
     }
 
     [Fact]
@@ -100,9 +103,9 @@ public sealed class BulkWriterInputTests(BackendFixture backend, BulkTestEmulato
     {
         var dataSource = await emulator.DataSourceAsync(backend);
         string table = await BulkTestEmulator.CreateTableAsync(dataSource, "wide", "id int PRIMARY KEY, body text");
-        // 30 rows of ~600 KB of incompressible text: 18 MB in all, which one transaction could not hold.
+        // 20 rows of ~600 KB of incompressible text: 12 MB in all, which one transaction could not hold.
         var random = new Random(13);
-        var rows = Enumerable.Range(0, 30).Select(i =>
+        var rows = Enumerable.Range(0, 20).Select(i =>
         {
             byte[] bytes = new byte[450_000];
             random.NextBytes(bytes);
@@ -112,8 +115,15 @@ public sealed class BulkWriterInputTests(BackendFixture backend, BulkTestEmulato
 
         var result = await writer.WriteAsync(rows.ToAsyncEnumerable(), new BulkColumnMap<(int Id, string Body)> { { "id", r => r.Id }, { "body", r => r.Body } });
 
-        Assert.Equal(30, result.Rows);
+        Assert.Equal(20, result.Rows);
         Assert.Equal(2, result.Chunks); // 17 rows fill 10 MiB
+
+        // The emulator counts these bytes: the same rows in one transaction are refused.
+        await Assert.ThrowsAsync<DsqlLimitExceededException>(() => dataSource.ExecuteInTransactionAsync(async (connection, token) =>
+        {
+            await using var copy = new NpgsqlCommand($"INSERT INTO {table} (id, body) SELECT id + 100, body FROM {table}", connection);
+            await copy.ExecuteNonQueryAsync(token);
+        }));
         Assert.Equal(rows.Sum(r => (long)r.Body.Length), await BulkTestEmulator.ScalarAsync<long>(dataSource, $"SELECT sum(length(body))::bigint FROM {table}"));
     }
 

@@ -36,6 +36,25 @@ public sealed class BulkWriterModeTests(BackendFixture backend, BulkTestEmulator
     }
 
     [Fact]
+    public async Task Binary_COPY_writes_whole_chunks_with_their_checkpoint_records()
+    {
+        var dataSource = await emulator.DataSourceAsync(backend);
+        string table = await BulkTestEmulator.CreateTableAsync(dataSource, "copied", "id int PRIMARY KEY, value text NOT NULL");
+        string checkpointTable = EmulatorConnections.UniqueName("checkpoints");
+        var checkpoint = new DsqlTableCheckpoint(dataSource, checkpointTable);
+        await checkpoint.EnsureCreatedAsync();
+        var writer = new DsqlBulkWriter(dataSource, new DsqlBulkWriterOptions { Table = table, WireFormat = BulkWireFormat.BinaryCopy, JobId = "copy", Checkpoint = checkpoint });
+
+        var result = await writer.WriteAsync(Rows(0, 3_001, "copied"), Map);
+
+        Assert.Equal(2, result.Chunks);
+        Assert.Equal(3_001L, await BulkTestEmulator.ScalarAsync<long>(dataSource, $"SELECT count(*) FROM {table} WHERE value = 'copied'"));
+        Assert.Equal(3_001L, await BulkTestEmulator.ScalarAsync<long>(dataSource, $"SELECT sum(row_count)::bigint FROM {checkpointTable}"));
+        var refused = Assert.Throws<ArgumentException>(() => new DsqlBulkWriter(dataSource, new DsqlBulkWriterOptions { Table = table, WireFormat = BulkWireFormat.BinaryCopy, Mode = BulkWriteMode.Upsert }));
+        Assert.Equal(nameof(DsqlBulkWriterOptions.WireFormat), refused.ParamName);
+    }
+
+    [Fact]
     public async Task InsertIgnore_keeps_existing_rows_and_adds_the_new_ones()
     {
         var (dataSource, table) = await TableWithRows0To9Async();

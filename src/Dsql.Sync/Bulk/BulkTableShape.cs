@@ -10,6 +10,19 @@ internal sealed record BulkTableShape(IReadOnlyList<string> PrimaryKey, IReadOnl
     public IReadOnlyList<IReadOnlyList<string>> AllIndexes
         => PrimaryKey.Count > 0 ? [PrimaryKey, .. Indexes] : Indexes;
 
+    /// <summary>The data type name of each column of <paramref name="quotedTable"/>, for binary COPY.</summary>
+    public static async Task<IReadOnlyDictionary<string, string>> ColumnTypesAsync(DsqlDataSource dataSource, string quotedTable, CancellationToken cancellationToken)
+        => await dataSource.ExecuteInTransactionAsync<IReadOnlyDictionary<string, string>>(async (connection, token) =>
+        {
+            var types = new Dictionary<string, string>(StringComparer.Ordinal);
+            await using var command = new NpgsqlCommand(
+                "SELECT a.attname::text, format_type(a.atttypid, NULL) FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped", connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = quotedTable });
+            await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+            while (await reader.ReadAsync(token).ConfigureAwait(false)) types[reader.GetString(0)] = reader.GetString(1);
+            return types;
+        }, new DsqlTransactionOptions { ReadOnly = true }, cancellationToken).ConfigureAwait(false);
+
     public static async Task<BulkTableShape> ResolveAsync(DsqlDataSource dataSource, string quotedTable, DsqlBulkWriterOptions options, CancellationToken cancellationToken)
     {
         if (options.PrimaryKey is not null && options.Indexes is not null)

@@ -24,6 +24,9 @@ namespace Dsql.Sync.Bulk;
 /// </remarks>
 public sealed class DsqlBulkWriter
 {
+    /// <summary>Bytes set aside in each chunk for the checkpoint's record: its row and its key, generously (a job id is short).</summary>
+    private const long CheckpointRecordBytes = 2 * 1024 + 64;
+
     private readonly DsqlDataSource _dataSource;
     private readonly DsqlBulkWriterOptions _options;
     private readonly string _table;
@@ -127,6 +130,13 @@ public sealed class DsqlBulkWriter
         if (_options.Mode == BulkWriteMode.Upsert && shape.PrimaryKey.Count == 0)
             throw new InvalidOperationException($"DsqlBulkWriterOptions.Mode Upsert needs a primary key: table {_table} has none; set DsqlBulkWriterOptions.PrimaryKey or use another mode.");
         var statements = new InsertStatements(_table, columns, _options.Mode, shape.PrimaryKey, _options.MaxParametersPerStatement);
+        if (_options.WireFormat == BulkWireFormat.BinaryCopy)
+        {
+            var types = await BulkTableShape.ColumnTypesAsync(_dataSource, _table, cancellationToken).ConfigureAwait(false);
+            string? missing = columns.FirstOrDefault(c => !types.ContainsKey(c));
+            if (missing is not null) throw new ArgumentException($"Column '{missing}' is not a column of table {_table}.");
+            statements.UseBinaryCopy(columns.Select(c => types[c]).ToArray());
+        }
         var estimator = new RowSizeEstimator(columns, shape.AllIndexes);
         IReadOnlySet<long> committed = _options.Checkpoint is null
             ? new HashSet<long>()
@@ -164,6 +174,11 @@ public sealed class DsqlBulkWriter
 
     private async Task ProduceAsync(IAsyncEnumerable<object?[]> rows, int columnCount, RowSizeEstimator estimator, IReadOnlySet<long> committed, ChannelWriter<Chunk> output, LoadState run, CancellationToken cancellationToken)
     {
+        // The checkpoint's record is one more row written in the chunk's transaction: it counts against DSQL's
+        // 3,000 rows, and its bytes (job id, numbers, key) against the byte budget.
+        bool recorded = _options.Checkpoint is not null;
+        int maxRows = Math.Min(_options.MaxRowsPerChunk, DsqlBulkWriterOptions.DsqlMaxRowsPerTransaction - (recorded ? 1 : 0));
+        long maxBytes = _options.MaxBytesPerChunk - (recorded ? CheckpointRecordBytes : 0);
         long chunkNumber = 0, rowNumber = 0, firstRow = 0, bytes = 0;
         var buffer = new List<object?[]>();
         long[] scratch = new long[columnCount];
@@ -183,9 +198,9 @@ public sealed class DsqlBulkWriter
             if (row.Length != columnCount)
                 throw new InvalidOperationException($"Input row {rowNumber} has {row.Length} values for {columnCount} columns.");
             long size = estimator.Estimate(row, scratch);
-            if (size > _options.MaxBytesPerChunk)
-                throw new InvalidOperationException($"Input row {rowNumber} is estimated at {size} bytes with its index entries, more than DsqlBulkWriterOptions.MaxBytesPerChunk ({_options.MaxBytesPerChunk}): it cannot be written in a DSQL transaction.");
-            if (buffer.Count == _options.MaxRowsPerChunk || bytes + size > _options.MaxBytesPerChunk)
+            if (size > maxBytes)
+                throw new InvalidOperationException($"Input row {rowNumber} is estimated at {size} bytes with its index entries, more than DsqlBulkWriterOptions.MaxBytesPerChunk ({_options.MaxBytesPerChunk}{(recorded ? $" less {CheckpointRecordBytes} for the checkpoint record" : "")}): it cannot be written in a DSQL transaction.");
+            if (buffer.Count == maxRows || bytes + size > maxBytes)
                 await FlushAsync().ConfigureAwait(false);
             if (buffer.Count == 0) firstRow = rowNumber;
             buffer.Add(row);
@@ -229,7 +244,12 @@ public sealed class DsqlBulkWriter
         await _dataSource.ExecuteInTransactionAsync(async (connection, token) =>
         {
             attempt++;
-            int offset = 0;
+            if (statements.CopyTypes is { } types)
+            {
+                await CopyAsync(connection, chunk, statements.CopySql, types, token).ConfigureAwait(false);
+                if (AfterFirstStatement is { } copyHook) await copyHook(connection, chunk.Number, attempt, token).ConfigureAwait(false);
+            }
+            int offset = statements.CopyTypes is null ? 0 : chunk.Rows.Length;
             while (offset < chunk.Rows.Length)
             {
                 int count = Math.Min(statements.RowsPerStatement, chunk.Rows.Length - offset);
@@ -245,6 +265,24 @@ public sealed class DsqlBulkWriter
                 await checkpoint.RecordAsync(connection, _options.JobId!, chunk.Number, chunk.Rows.Length, token).ConfigureAwait(false);
         }, _options.TransactionOptions, cancellationToken).ConfigureAwait(false);
         run.Committed(chunk, Stopwatch.GetElapsedTime(started));
+    }
+
+    private static async Task CopyAsync(NpgsqlConnection connection, Chunk chunk, string sql, string[] types, CancellationToken cancellationToken)
+    {
+        var importer = await connection.BeginBinaryImportAsync(sql, cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            foreach (object?[] row in chunk.Rows)
+            {
+                await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                for (int i = 0; i < row.Length; i++)
+                {
+                    if (row[i] is null or DBNull) await importer.WriteNullAsync(cancellationToken).ConfigureAwait(false);
+                    else await importer.WriteAsync(row[i], types[i], cancellationToken).ConfigureAwait(false);
+                }
+            }
+            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private sealed record Chunk(long Number, long FirstRow, object?[][] Rows, long Bytes);

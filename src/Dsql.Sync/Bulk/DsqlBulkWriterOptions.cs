@@ -45,15 +45,23 @@ public sealed class DsqlBulkWriterOptions
     /// <summary>What happens to a row whose key already exists (default <see cref="BulkWriteMode.Insert"/>).</summary>
     public BulkWriteMode Mode { get; set; } = BulkWriteMode.Insert;
 
+    /// <summary>How rows are sent (default <see cref="BulkWireFormat.MultiRowInsert"/>); <see cref="BulkWireFormat.BinaryCopy"/> needs <see cref="BulkWriteMode.Insert"/>.</summary>
+    public BulkWireFormat WireFormat { get; set; } = BulkWireFormat.MultiRowInsert;
+
     /// <summary>Chunks written at the same time, each on its own connection from the data source (1 to 256; default <see cref="DefaultParallelism"/>).</summary>
     public int Parallelism { get; set; } = DefaultParallelism;
 
-    /// <summary>The most rows in one chunk, that is one transaction (1 to <see cref="DsqlMaxRowsPerTransaction"/>, which is the default).</summary>
+    /// <summary>
+    /// The most rows in one chunk, that is one transaction (1 to <see cref="DsqlMaxRowsPerTransaction"/>, which is the
+    /// default). With a <see cref="Checkpoint"/> a chunk holds at most 2,999 rows: the checkpoint's record is the
+    /// transaction's 3,000th row.
+    /// </summary>
     public int MaxRowsPerChunk { get; set; } = DsqlMaxRowsPerTransaction;
 
     /// <summary>
     /// The most estimated bytes in one chunk: row data plus one key's bytes per row for the primary key and for each
-    /// secondary index (1 KiB to <see cref="DsqlMaxBytesPerTransaction"/>; default <see cref="DefaultMaxBytesPerChunk"/>).
+    /// secondary index (16 KiB to <see cref="DsqlMaxBytesPerTransaction"/>; default <see cref="DefaultMaxBytesPerChunk"/>).
+    /// With a <see cref="Checkpoint"/>, about 2 KiB of it is set aside for the checkpoint's record.
     /// </summary>
     public long MaxBytesPerChunk { get; set; } = DefaultMaxBytesPerChunk;
 
@@ -97,11 +105,14 @@ public sealed class DsqlBulkWriterOptions
             if (Columns.Count > DsqlQuotas.MaxColumnsPerTable) Fail(nameof(Columns), $"names {Columns.Count} columns; a DSQL table has at most {DsqlQuotas.MaxColumnsPerTable}.");
         }
         if (!Enum.IsDefined(Mode)) Fail(nameof(Mode), $"must be Insert, InsertIgnore or Upsert (got {(int)Mode}).");
+        if (!Enum.IsDefined(WireFormat)) Fail(nameof(WireFormat), $"must be MultiRowInsert or BinaryCopy (got {(int)WireFormat}).");
+        if (WireFormat == BulkWireFormat.BinaryCopy && Mode != BulkWriteMode.Insert)
+            Fail(nameof(WireFormat), $"BinaryCopy works with Mode Insert only: COPY has no ON CONFLICT (Mode is {Mode}).");
         if (Parallelism is < 1 or > 256) Fail(nameof(Parallelism), $"must be between 1 and 256 (got {Parallelism}).");
         if (MaxRowsPerChunk < 1 || MaxRowsPerChunk > DsqlMaxRowsPerTransaction)
             Fail(nameof(MaxRowsPerChunk), $"must be between 1 and {DsqlMaxRowsPerTransaction}, DSQL's rows per transaction (got {MaxRowsPerChunk}).");
-        if (MaxBytesPerChunk < 1024 || MaxBytesPerChunk > DsqlMaxBytesPerTransaction)
-            Fail(nameof(MaxBytesPerChunk), $"must be between 1024 and {DsqlMaxBytesPerTransaction}, DSQL's 10 MiB per transaction (got {MaxBytesPerChunk}).");
+        if (MaxBytesPerChunk < 16 * 1024 || MaxBytesPerChunk > DsqlMaxBytesPerTransaction)
+            Fail(nameof(MaxBytesPerChunk), $"must be between 16384 and {DsqlMaxBytesPerTransaction}, DSQL's 10 MiB per transaction (got {MaxBytesPerChunk}).");
         if (MaxParametersPerStatement < 1 || MaxParametersPerStatement > ProtocolMaxParameters)
             Fail(nameof(MaxParametersPerStatement), $"must be between 1 and {ProtocolMaxParameters} (got {MaxParametersPerStatement}).");
         if (Columns is not null && Columns.Count > MaxParametersPerStatement)
@@ -120,6 +131,7 @@ public sealed class DsqlBulkWriterOptions
         Table = Table,
         Columns = Columns?.ToArray(),
         Mode = Mode,
+        WireFormat = WireFormat,
         Parallelism = Parallelism,
         MaxRowsPerChunk = MaxRowsPerChunk,
         MaxBytesPerChunk = MaxBytesPerChunk,

@@ -9,6 +9,7 @@ namespace Dsql.Sync.Bulk;
 /// </summary>
 internal sealed class InsertStatements
 {
+    private readonly string _copy;
     private readonly string _prefix;
     private readonly string _suffix;
     private readonly int _columns;
@@ -18,6 +19,7 @@ internal sealed class InsertStatements
     {
         _columns = columns.Count;
         RowsPerStatement = Math.Min(DsqlBulkWriterOptions.DsqlMaxRowsPerTransaction, maxParameters / columns.Count);
+        _copy = $"COPY {quotedTable} ({string.Join(", ", columns.Select(SqlNames.Quote))}) FROM STDIN (FORMAT BINARY)";
         _prefix = $"INSERT INTO {quotedTable} ({string.Join(", ", columns.Select(SqlNames.Quote))}) VALUES ";
         _suffix = mode switch
         {
@@ -29,6 +31,14 @@ internal sealed class InsertStatements
 
     /// <summary>The most rows one statement carries: its parameters stay within the limit.</summary>
     public int RowsPerStatement { get; }
+
+    /// <summary>With binary COPY: the data type name of each column, in column order; null for INSERT.</summary>
+    public string[]? CopyTypes { get; private set; }
+
+    /// <summary>The COPY statement of binary COPY.</summary>
+    public string CopySql => _copy;
+
+    public void UseBinaryCopy(string[] types) => CopyTypes = types;
 
     public string Sql(int rows) => _byRowCount.GetOrAdd(rows, Build);
 
