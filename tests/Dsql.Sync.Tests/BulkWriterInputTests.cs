@@ -154,7 +154,7 @@ public sealed class BulkWriterInputTests(BackendFixture backend, BulkTestEmulato
             int column = c;
             map.Add(columns[c], i => i + column);
         }
-        var writer = new DsqlBulkWriter(dataSource, new DsqlBulkWriterOptions { Table = table });
+        var writer = new DsqlBulkWriter(dataSource, new DsqlBulkWriterOptions { Table = table, MaxRowsPerStatement = 3_000 });
 
         // 3,000 rows x 31 columns = 93,000 parameters: one chunk, two statements.
         var result = await writer.WriteAsync(Enumerable.Range(0, 3_000).ToAsyncEnumerable(), map);

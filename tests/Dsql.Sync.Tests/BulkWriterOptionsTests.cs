@@ -10,6 +10,7 @@ public sealed class BulkWriterOptionsTests
     [InlineData(nameof(DsqlBulkWriterOptions.MaxRowsPerChunk))]
     [InlineData(nameof(DsqlBulkWriterOptions.MaxBytesPerChunk))]
     [InlineData(nameof(DsqlBulkWriterOptions.MaxParametersPerStatement))]
+    [InlineData(nameof(DsqlBulkWriterOptions.MaxRowsPerStatement))]
     [InlineData(nameof(DsqlBulkWriterOptions.Columns))]
     [InlineData(nameof(DsqlBulkWriterOptions.JobId))]
     [InlineData(nameof(DsqlBulkWriterOptions.PrimaryKey))]
@@ -23,6 +24,7 @@ public sealed class BulkWriterOptionsTests
             case nameof(DsqlBulkWriterOptions.MaxRowsPerChunk): options.MaxRowsPerChunk = 3_001; break;
             case nameof(DsqlBulkWriterOptions.MaxBytesPerChunk): options.MaxBytesPerChunk = 10L * 1024 * 1024 + 1; break;
             case nameof(DsqlBulkWriterOptions.MaxParametersPerStatement): options.MaxParametersPerStatement = 65_536; break;
+            case nameof(DsqlBulkWriterOptions.MaxRowsPerStatement): options.MaxRowsPerStatement = 0; break;
             case nameof(DsqlBulkWriterOptions.Columns): options.Columns = ["a", "a"]; break;
             case nameof(DsqlBulkWriterOptions.JobId): options.Checkpoint = new NoCheckpoint(); break;
             case nameof(DsqlBulkWriterOptions.PrimaryKey): options.PrimaryKey = []; break;

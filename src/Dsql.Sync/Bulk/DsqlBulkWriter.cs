@@ -129,7 +129,7 @@ public sealed class DsqlBulkWriter
         var shape = await BulkTableShape.ResolveAsync(_dataSource, _table, _options, cancellationToken).ConfigureAwait(false);
         if (_options.Mode == BulkWriteMode.Upsert && shape.PrimaryKey.Count == 0)
             throw new InvalidOperationException($"DsqlBulkWriterOptions.Mode Upsert needs a primary key: table {_table} has none; set DsqlBulkWriterOptions.PrimaryKey or use another mode.");
-        var statements = new InsertStatements(_table, columns, _options.Mode, shape.PrimaryKey, _options.MaxParametersPerStatement);
+        var statements = new InsertStatements(_table, columns, _options.Mode, shape.PrimaryKey, _options.MaxParametersPerStatement, _options.MaxRowsPerStatement);
         if (_options.WireFormat == BulkWireFormat.BinaryCopy)
         {
             var types = await BulkTableShape.ColumnTypesAsync(_dataSource, _table, cancellationToken).ConfigureAwait(false);

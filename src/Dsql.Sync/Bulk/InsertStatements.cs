@@ -15,10 +15,10 @@ internal sealed class InsertStatements
     private readonly int _columns;
     private readonly ConcurrentDictionary<int, string> _byRowCount = new();
 
-    public InsertStatements(string quotedTable, IReadOnlyList<string> columns, BulkWriteMode mode, IReadOnlyList<string> primaryKey, int maxParameters)
+    public InsertStatements(string quotedTable, IReadOnlyList<string> columns, BulkWriteMode mode, IReadOnlyList<string> primaryKey, int maxParameters, int maxRows = DsqlBulkWriterOptions.DsqlMaxRowsPerTransaction)
     {
         _columns = columns.Count;
-        RowsPerStatement = Math.Min(DsqlBulkWriterOptions.DsqlMaxRowsPerTransaction, maxParameters / columns.Count);
+        RowsPerStatement = Math.Min(maxRows, maxParameters / columns.Count);
         _copy = $"COPY {quotedTable} ({string.Join(", ", columns.Select(SqlNames.Quote))}) FROM STDIN (FORMAT BINARY)";
         _prefix = $"INSERT INTO {quotedTable} ({string.Join(", ", columns.Select(SqlNames.Quote))}) VALUES ";
         _suffix = mode switch
@@ -29,7 +29,7 @@ internal sealed class InsertStatements
         };
     }
 
-    /// <summary>The most rows one statement carries: its parameters stay within the limit.</summary>
+    /// <summary>The most rows one statement carries: the row cap, and its parameters within the limit.</summary>
     public int RowsPerStatement { get; }
 
     /// <summary>With binary COPY: the data type name of each column, in column order; null for INSERT.</summary>
