@@ -26,31 +26,15 @@ public static class MigrationChildProgram
 }
 
 [Collection(BackendCollection.Name)]
-public sealed class MigrationKillTests(BackendFixture backend) : IAsyncLifetime
+public sealed class MigrationKillTests(BackendFixture backend) : MigrationEmulatorTest(backend)
 {
-    private ConnectorHarness _harness = null!;
-    private DsqlDataSource _dataSource = null!;
-
-    public async Task InitializeAsync()
-    {
-        MigrationTestSupport.Reset(backend, MigBlogContext.Tables);
-        _harness = await ConnectorHarness.StartAsync(backend, o => o.MinimumJobDuration = TimeSpan.FromMilliseconds(50));
-        _dataSource = _harness.Build();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _dataSource.DisposeAsync();
-        await _harness.DisposeAsync();
-    }
-
     [Fact]
     public async Task A_migrating_process_killed_with_SIGKILL_after_a_step_committed_is_resumed_by_the_next_one()
     {
         string marker = Path.Combine(Path.GetTempPath(), "dsql-mig-" + Guid.NewGuid().ToString("N"));
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
-            ArgumentList = { typeof(MigrationChildProgram).Assembly.Location, "migrate-until", _harness.ConnectionString(), "9", marker },
+            ArgumentList = { typeof(MigrationChildProgram).Assembly.Location, "migrate-until", Harness.ConnectionString(), "9", marker },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -70,7 +54,7 @@ public sealed class MigrationKillTests(BackendFixture backend) : IAsyncLifetime
         File.Delete(marker);
 
         var resumed = new StepInterceptor();
-        await using (var context = MigrationTestSupport.Context(_dataSource, resumed))
+        await using (var context = MigrationTestSupport.Context(DataSource, resumed))
         {
             await context.Database.MigrateAsync(); // waits for the killed process's lease to expire
             Assert.Equal(3, (await context.Database.GetAppliedMigrationsAsync()).Count());
@@ -80,8 +64,8 @@ public sealed class MigrationKillTests(BackendFixture backend) : IAsyncLifetime
         var twice = all.GroupBy(s => s).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         Assert.True(twice.Count <= 1, "ran twice: " + string.Join(" | ", twice)); // at most the step killed before its record
         Assert.Equal(9, childDdl.Length);
-        Assert.Contains("Rating", MigrationTestSupport.Columns(backend, "mig_blogs"));
-        Assert.Equal(1, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM mig_wide"));
-        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM \"__EFMigrationsHistory_steps\""));
+        Assert.Contains("Rating", MigrationTestSupport.Columns(Backend, "mig_blogs"));
+        Assert.Equal(1, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM mig_wide"));
+        Assert.Equal(0, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM \"__EFMigrationsHistory_steps\""));
     }
 }

@@ -1,3 +1,5 @@
+using Dsql.Connector.Tests.Infrastructure;
+using Dsql.Emulator.Tests.Infrastructure;
 using System.Data.Common;
 using Dsql.Connector;
 using Microsoft.EntityFrameworkCore;
@@ -156,5 +158,31 @@ internal static class MigrationTestSupport
         using var connection = backend.OpenDirect();
         using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>
+/// The set-up every migrations test class shares: the model's tables dropped on the shared backend, then an emulator
+/// whose DSQL jobs take at least 50 ms (so waits on them are exercised) and a data source on it.
+/// </summary>
+public abstract class MigrationEmulatorTest(BackendFixture backend) : IAsyncLifetime
+{
+    private protected BackendFixture Backend => backend;
+
+    private protected ConnectorHarness Harness { get; private set; } = null!;
+
+    protected Dsql.Connector.DsqlDataSource DataSource { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        MigrationTestSupport.Reset(backend, MigBlogContext.Tables);
+        Harness = await ConnectorHarness.StartAsync(backend, o => o.MinimumJobDuration = TimeSpan.FromMilliseconds(50));
+        DataSource = Harness.Build();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await DataSource.DisposeAsync();
+        await Harness.DisposeAsync();
     }
 }

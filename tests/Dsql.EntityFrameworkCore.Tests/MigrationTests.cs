@@ -12,56 +12,40 @@ using Xunit.Abstractions;
 namespace Dsql.EntityFrameworkCore.Tests;
 
 [Collection(BackendCollection.Name)]
-public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper output) : IAsyncLifetime
+public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper output) : MigrationEmulatorTest(backend)
 {
-    private ConnectorHarness _harness = null!;
-    private Dsql.Connector.DsqlDataSource _dataSource = null!;
-
-    public async Task InitializeAsync()
-    {
-        MigrationTestSupport.Reset(backend, MigBlogContext.Tables);
-        _harness = await ConnectorHarness.StartAsync(backend, o => o.MinimumJobDuration = TimeSpan.FromMilliseconds(50));
-        _dataSource = _harness.Build();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _dataSource.DisposeAsync();
-        await _harness.DisposeAsync();
-    }
-
     private static string[] AllMigrations => ["20260101000001_Blogs", "20260101000002_Rating", "20260101000003_Wide"];
 
     [Fact]
     public async Task Migrate_up_down_and_up_again_builds_the_schema_and_the_model_works_on_it()
     {
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             await context.Database.MigrateAsync();
             Assert.Equal(AllMigrations, await context.Database.GetAppliedMigrationsAsync());
         }
 
-        Assert.Contains("Rating", MigrationTestSupport.Columns(backend, "mig_blogs"));
-        Assert.Contains("Points", MigrationTestSupport.Columns(backend, "mig_wide"));
-        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM \"__EFMigrationsHistory_steps\""));
+        Assert.Contains("Rating", MigrationTestSupport.Columns(Backend, "mig_blogs"));
+        Assert.Contains("Points", MigrationTestSupport.Columns(Backend, "mig_wide"));
+        Assert.Equal(0, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM \"__EFMigrationsHistory_steps\""));
 
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             await context.Database.MigrateAsync(Migration.InitialDatabase);
             Assert.Empty(await context.Database.GetAppliedMigrationsAsync());
         }
 
-        Assert.Empty(MigrationTestSupport.Columns(backend, "mig_blogs"));
-        Assert.Empty(MigrationTestSupport.Columns(backend, "mig_posts"));
+        Assert.Empty(MigrationTestSupport.Columns(Backend, "mig_blogs"));
+        Assert.Empty(MigrationTestSupport.Columns(Backend, "mig_posts"));
 
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             context.Database.Migrate("20260101000002_Rating"); // the sync path, to a target
             Assert.Equal(AllMigrations[..2], context.Database.GetAppliedMigrations());
             context.Database.Migrate();
         }
 
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             var blog = new MigBlog { Name = "b", Rating = 3, Meta = new MigBlogMeta { Owner = "ann", Visits = 2 } };
             blog.Posts.Add(new MigPost { Title = "one" });
@@ -72,7 +56,7 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
             Assert.All(blog.Posts, p => Assert.True(p.Id > 0));
         }
 
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             var loaded = await context.Blogs.Include(b => b.Posts).SingleAsync(b => b.Meta.Owner == "ann");
             Assert.Equal(2, loaded.Meta.Visits);
@@ -88,14 +72,14 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     {
         var interrupted = new StepInterceptor();
         if (afterTheStepCommitted) interrupted.ThrowAfter = k; else interrupted.ThrowBefore = k;
-        await using (var context = MigrationTestSupport.Context(_dataSource, interrupted))
+        await using (var context = MigrationTestSupport.Context(DataSource, interrupted))
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => context.Database.MigrateAsync());
             Assert.Contains("interrupted", error.Message);
         }
 
         var resumed = new StepInterceptor();
-        await using (var context = MigrationTestSupport.Context(_dataSource, resumed))
+        await using (var context = MigrationTestSupport.Context(DataSource, resumed))
         {
             await context.Database.MigrateAsync();
             Assert.Equal(AllMigrations, await context.Database.GetAppliedMigrationsAsync());
@@ -106,23 +90,23 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
         var all = interrupted.Ddl.Concat(resumed.Ddl).Where(s => !s.Contains("IF NOT EXISTS", StringComparison.Ordinal)).ToList();
         var twice = all.GroupBy(s => s).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         Assert.True(twice.Count <= (afterTheStepCommitted ? 1 : 0), "ran twice: " + string.Join(" | ", twice));
-        Assert.Contains("Rating", MigrationTestSupport.Columns(backend, "mig_blogs"));
-        Assert.Contains("Views", MigrationTestSupport.Columns(backend, "mig_posts"));
-        Assert.Equal(1, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM mig_wide"));
-        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM \"__EFMigrationsHistory_steps\""));
-        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'IX_mig%' AND NOT i.indisvalid"));
-        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM sys.jobs WHERE status IN ('submitted', 'processing')"));
+        Assert.Contains("Rating", MigrationTestSupport.Columns(Backend, "mig_blogs"));
+        Assert.Contains("Views", MigrationTestSupport.Columns(Backend, "mig_posts"));
+        Assert.Equal(1, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM mig_wide"));
+        Assert.Equal(0, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM \"__EFMigrationsHistory_steps\""));
+        Assert.Equal(0, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'IX_mig%' AND NOT i.indisvalid"));
+        Assert.Equal(0, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM sys.jobs WHERE status IN ('submitted', 'processing')"));
     }
 
     [Fact]
     public async Task A_migration_interrupted_going_up_must_be_finished_before_going_down()
     {
-        await using (var context = MigrationTestSupport.Context(_dataSource, new StepInterceptor { ThrowBefore = 7 }))
+        await using (var context = MigrationTestSupport.Context(DataSource, new StepInterceptor { ThrowBefore = 7 }))
         {
             await Assert.ThrowsAsync<InvalidOperationException>(() => context.Database.MigrateAsync());
         }
 
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => context.Database.MigrateAsync(Migration.InitialDatabase));
             Assert.Contains("'20260101000002_Rating' was interrupted while being applied (3 step(s) done)", error.Message);
@@ -137,44 +121,44 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     {
         var first = new StepInterceptor();
         var second = new StepInterceptor();
-        await using var a = MigrationTestSupport.Context(_dataSource, first);
-        await using var b = MigrationTestSupport.Context(_dataSource, second);
+        await using var a = MigrationTestSupport.Context(DataSource, first);
+        await using var b = MigrationTestSupport.Context(DataSource, second);
 
         await Task.WhenAll(Task.Run(() => a.Database.MigrateAsync()), Task.Run(() => b.Database.MigrateAsync()));
 
         var migrationSteps = first.Ddl.Concat(second.Ddl).Where(s => !s.Contains("IF NOT EXISTS", StringComparison.Ordinal)).ToList();
         Assert.Equal(migrationSteps.Count, migrationSteps.Distinct().Count());
-        Assert.Equal(1, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM mig_wide"));
-        Assert.Equal(3, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM \"__EFMigrationsHistory\""));
+        Assert.Equal(1, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM mig_wide"));
+        Assert.Equal(3, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM \"__EFMigrationsHistory\""));
     }
 
     [Fact]
     public async Task A_lease_left_by_a_killed_process_is_taken_over_once_it_expires()
     {
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             await context.Database.MigrateAsync("20260101000001_Blogs");
         }
 
-        using (var connection = backend.OpenDirect())
+        using (var connection = Backend.OpenDirect())
         {
             using var stale = new Npgsql.NpgsqlCommand("INSERT INTO \"__EFMigrationsHistory_lease\" VALUES (1, 'killed/1/x', now() - interval '1 second')", connection);
             stale.ExecuteNonQuery();
         }
 
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             await context.Database.MigrateAsync();
             Assert.Equal(AllMigrations, await context.Database.GetAppliedMigrationsAsync());
         }
 
-        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM \"__EFMigrationsHistory_lease\""));
+        Assert.Equal(0, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM \"__EFMigrationsHistory_lease\""));
     }
 
     [Fact]
     public async Task The_wide_migration_emits_one_statement_per_command_that_DSQL_accepts_and_runs_on_the_emulator()
     {
-        await using var context = MigrationTestSupport.Context(_dataSource);
+        await using var context = MigrationTestSupport.Context(DataSource);
         var builder = new MigrationBuilder("Npgsql.EntityFrameworkCore.PostgreSQL");
         Wide.Operations(builder);
         Assert.Equal(20, builder.Operations.Count);
@@ -212,14 +196,14 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     [Fact]
     public async Task Sequences_schemas_and_renames_run_on_the_emulator_through_the_executor()
     {
-        MigrationTestSupport.Reset(backend, "mig_seq_t", "mig_seq_u");
-        using (var connection = backend.OpenDirect())
+        MigrationTestSupport.Reset(Backend, "mig_seq_t", "mig_seq_u");
+        using (var connection = Backend.OpenDirect())
         {
             using var drop = new Npgsql.NpgsqlCommand("DROP SCHEMA IF EXISTS mig_other CASCADE; DROP SEQUENCE IF EXISTS mig_seq; DROP SEQUENCE IF EXISTS mig_seq2", connection);
             drop.ExecuteNonQuery();
         }
 
-        await using var context = MigrationTestSupport.Context(_dataSource);
+        await using var context = MigrationTestSupport.Context(DataSource);
         var builder = new MigrationBuilder("Npgsql.EntityFrameworkCore.PostgreSQL");
         builder.CreateSequence<long>("mig_seq");
         builder.AlterSequence("mig_seq", incrementBy: 5);
@@ -232,11 +216,11 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
         var commands = context.GetService<IMigrationsSqlGenerator>().Generate(builder.Operations);
         await context.GetService<IMigrationCommandExecutor>().ExecuteNonQueryAsync(commands, context.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalConnection>());
 
-        Assert.Equal(100, MigrationTestSupport.Scalar(backend, "SELECT nextval('mig_seq2')"));
-        Assert.Equal(5, MigrationTestSupport.Scalar(backend, "SELECT increment_by FROM pg_sequences WHERE sequencename = 'mig_seq2'"));
-        Assert.Equal(65536, MigrationTestSupport.Scalar(backend, "SELECT cache_size FROM pg_sequences WHERE sequencename = 'mig_seq2'"));
-        Assert.Equal(1, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'mig_other' AND table_name = 'mig_seq_u' AND column_name = 'Label'"));
-        using (var connection = backend.OpenDirect())
+        Assert.Equal(100, MigrationTestSupport.Scalar(Backend, "SELECT nextval('mig_seq2')"));
+        Assert.Equal(5, MigrationTestSupport.Scalar(Backend, "SELECT increment_by FROM pg_sequences WHERE sequencename = 'mig_seq2'"));
+        Assert.Equal(65536, MigrationTestSupport.Scalar(Backend, "SELECT cache_size FROM pg_sequences WHERE sequencename = 'mig_seq2'"));
+        Assert.Equal(1, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'mig_other' AND table_name = 'mig_seq_u' AND column_name = 'Label'"));
+        using (var connection = Backend.OpenDirect())
         {
             using var drop = new Npgsql.NpgsqlCommand("DROP SCHEMA mig_other CASCADE; DROP SEQUENCE mig_seq2", connection);
             drop.ExecuteNonQuery();
@@ -246,7 +230,7 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     [Fact]
     public async Task A_script_has_no_transactions_and_waits_for_each_job_with_psql_gset()
     {
-        await using var context = MigrationTestSupport.Context(_dataSource);
+        await using var context = MigrationTestSupport.Context(DataSource);
         string script = context.GetService<IMigrator>().GenerateScript(toMigration: "20260101000001_Blogs");
         output.WriteLine(script);
         Assert.DoesNotContain("START TRANSACTION", script);
@@ -258,23 +242,23 @@ public sealed class MigrationTests(BackendFixture backend, ITestOutputHelper out
     [Fact]
     public async Task Adding_a_not_null_column_with_a_default_backfills_existing_rows_in_batches()
     {
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             await context.Database.MigrateAsync("20260101000001_Blogs");
         }
 
-        using (var connection = backend.OpenDirect())
+        using (var connection = Backend.OpenDirect())
         {
             using var fill = new Npgsql.NpgsqlCommand("INSERT INTO mig_blogs (\"Id\", \"Name\") SELECT gen_random_uuid(), 'b' || g FROM generate_series(1, 2500) g", connection);
             fill.ExecuteNonQuery();
         }
 
-        await using (var context = MigrationTestSupport.Context(_dataSource))
+        await using (var context = MigrationTestSupport.Context(DataSource))
         {
             await context.Database.MigrateAsync("20260101000002_Rating");
         }
 
-        Assert.Equal(0, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM mig_blogs WHERE \"Rating\" IS NULL"));
-        Assert.Equal(1, MigrationTestSupport.Scalar(backend, "SELECT count(*) FROM pg_constraint WHERE conname = 'CK_mig_blogs_Rating_NotNull' AND convalidated"));
+        Assert.Equal(0, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM mig_blogs WHERE \"Rating\" IS NULL"));
+        Assert.Equal(1, MigrationTestSupport.Scalar(Backend, "SELECT count(*) FROM pg_constraint WHERE conname = 'CK_mig_blogs_Rating_NotNull' AND convalidated"));
     }
 }
