@@ -62,7 +62,7 @@ internal static class SyncTool
 /// <summary>One run of <c>load</c>.</summary>
 internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncToolHooks hooks)
 {
-    private readonly Lock _write = new();
+    private readonly LoadDisplay _display = LoadDisplay.For(output);
 
     public async Task<int> RunAsync(string path, bool dryRun, CancellationToken cancellationToken)
     {
@@ -122,26 +122,25 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
 
         string job = pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path);
         var results = new BulkProgress[mapping.Tables.Count];
-        await Parallel.ForEachAsync(
+        await _display.RunAsync(mapping.Tables.Select(t => t.Schema + "." + t.Name).ToList(), () => Parallel.ForEachAsync(
             Enumerable.Range(0, mapping.Tables.Count),
             new ParallelOptions { MaxDegreeOfParallelism = pipeline.Pipeline.Parallelism, CancellationToken = cancellationToken },
             async (index, token) =>
             {
                 var table = mapping.Tables[index];
                 results[index] = await LoadTableAsync(source, sink, checkpoint, job, table, pipeline.Sink.Parallelism, token);
-            });
+            }));
 
         await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
         {
             await ApplyAsync(connection, mapping, DdlPhase.AfterLoad, cancellationToken);
         }
 
-        await output.WriteLineAsync($"loaded {mapping.Tables.Count} table(s) in {clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s:");
+        Line($"loaded {mapping.Tables.Count} table(s) in {clock.Elapsed.TotalSeconds:0.0} s:");
         for (int i = 0; i < mapping.Tables.Count; i++)
         {
             var result = results[i];
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"  {mapping.Tables[i].Schema}.{mapping.Tables[i].Name}: {result.Rows:N0} rows written, {result.RowsSkipped:N0} already loaded"));
+            Line($"  {mapping.Tables[i].Schema}.{mapping.Tables[i].Name}: {result.Rows:N0} rows written, {result.RowsSkipped:N0} already loaded");
         }
         return SyncTool.Ok;
     }
@@ -167,9 +166,9 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
         await using var connection = await source.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(select, connection);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
-        var progress = new SynchronousProgress(p => Line($"{name}: {p.Rows:N0} rows, {p.RowsPerSecond:N0} rows/s"));
+        var progress = new SynchronousProgress(p => _display.Report(name, p));
         var result = await writer.WriteAsync(reader, progress, cancellationToken);
-        Line($"{name}: done, {result.Rows:N0} rows written, {result.RowsSkipped:N0} already loaded, {result.RowsPerSecond:N0} rows/s");
+        _display.Done(name, result);
         return result;
     }
 
@@ -202,10 +201,7 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
 
     private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private void Line(FormattableString text)
-    {
-        lock (_write) output.WriteLine(text.ToString(CultureInfo.InvariantCulture));
-    }
+    private void Line(FormattableString text) => _display.Line(text.ToString(CultureInfo.InvariantCulture));
 
     private sealed class SynchronousProgress(Action<BulkProgress> report) : IProgress<BulkProgress>
     {
