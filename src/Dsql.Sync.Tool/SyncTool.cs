@@ -14,6 +14,12 @@ namespace Dsql.Sync.Tool;
 internal sealed class SyncToolHooks
 {
     public Action<DsqlDataSourceBuilder>? ConfigureSink { get; init; }
+
+    /// <summary>Changes each table's writer options (tests: small chunks).</summary>
+    public Action<DsqlBulkWriterOptions>? ConfigureWriter { get; init; }
+
+    /// <summary>Sees every progress report (tests: press Ctrl+C in the middle of a load).</summary>
+    public Action<string, BulkProgress>? OnProgress { get; init; }
 }
 
 /// <summary>The dsql-sync command line: <c>dsql-sync load pipeline.yaml [--dry-run]</c>.</summary>
@@ -51,10 +57,17 @@ internal static class SyncTool
         {
             return await loader.RunAsync(parse.GetValue(file)!, parse.GetValue(dryRun), cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
             await error.WriteLineAsync("interrupted: stopped after the last whole chunk; run the same command again to resume.");
             return Interrupted;
+        }
+        catch (Exception ex) when (ex is DsqlBulkWriteException or SchemaApplyException or DbException or DsqlConfigurationException or TimeoutException)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            if (ex.InnerException is { } inner) await error.WriteLineAsync($"  cause: {inner.Message}");
+            await error.WriteLineAsync("Rows already loaded stay loaded; run the same command again to resume.");
+            return Failed;
         }
     }
 }
@@ -155,18 +168,24 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
             // A stable order numbers the chunks the same way on every run, which is what lets a rerun skip the committed ones.
             select += " ORDER BY " + string.Join(", ", table.PrimaryKey.Select(Quote));
         }
-        var writer = new DsqlBulkWriter(sink, new DsqlBulkWriterOptions
+        var options = new DsqlBulkWriterOptions
         {
             Table = name,
             Columns = table.LoadedColumns.Select(c => c.Name).ToList(),
             Parallelism = parallelism,
             JobId = job + ":" + name,
             Checkpoint = checkpoint,
-        });
+        };
+        hooks.ConfigureWriter?.Invoke(options);
+        var writer = new DsqlBulkWriter(sink, options);
         await using var connection = await source.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(select, connection);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
-        var progress = new SynchronousProgress(p => _display.Report(name, p));
+        var progress = new SynchronousProgress(p =>
+        {
+            _display.Report(name, p);
+            hooks.OnProgress?.Invoke(name, p);
+        });
         var result = await writer.WriteAsync(reader, progress, cancellationToken);
         _display.Done(name, result);
         return result;

@@ -2,6 +2,7 @@ using Amazon.Runtime;
 using Dsql.Connector;
 using Dsql.Connector.Tests.Infrastructure;
 using Dsql.Emulator.Tests.Infrastructure;
+using Dsql.Sync.Bulk;
 using Dsql.Sync.Tool;
 using Npgsql;
 
@@ -77,6 +78,37 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
     }
 
     [Fact]
+    public async Task Ctrl_C_stops_after_whole_chunks_with_exit_130_and_a_rerun_finishes_the_load()
+    {
+        var (database, orders, items) = await CreateSourceAsync(rows: 1000);
+        var target = await emulator.DataSourceAsync(backend);
+        string file = await WritePipelineAsync(database, [orders], "stop");
+        try
+        {
+            using var stop = new CancellationTokenSource();
+            var interrupted = await RunAsync(["load", file], stop.Token, (_, progress) =>
+            {
+                if (progress.Chunks >= 2) stop.Cancel();
+            });
+
+            Assert.True(interrupted.ExitCode == 130, interrupted.Output + interrupted.Error);
+            long loaded = await BulkTestEmulator.ScalarAsync<long>(target, $"SELECT count(*) FROM {orders}");
+            Assert.InRange(loaded, 200, 900);
+            Assert.Equal(0, loaded % 100);
+
+            var resumed = await RunAsync(["load", file], CancellationToken.None);
+
+            Assert.True(resumed.ExitCode == 0, resumed.Output + resumed.Error);
+            Assert.Contains($"public.{orders}: {1000 - loaded:N0} rows written, {loaded:N0} already loaded", resumed.Output, StringComparison.Ordinal);
+            Assert.Equal(await SourceChecksumAsync(database, orders), await TargetChecksumAsync(target, orders));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task A_bad_pipeline_file_exits_2_naming_the_key()
     {
         string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
@@ -106,7 +138,9 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
 
     private sealed record ToolRun(int ExitCode, string Output, string Error);
 
-    private async Task<ToolRun> RunAsync(params string[] args)
+    private Task<ToolRun> RunAsync(params string[] args) => RunAsync(args, CancellationToken.None);
+
+    private async Task<ToolRun> RunAsync(string[] args, CancellationToken cancellationToken, Action<string, BulkProgress>? onProgress = null)
     {
         // The emulator's harness only exists once DataSourceAsync ran; the tool builds its own data source from the file.
         var clock = (await HarnessAsync())?.Emulator.Clock;
@@ -117,10 +151,13 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
                 builder.UseCredentials(new BasicAWSCredentials(TestTokens.AccessKeyId, TestTokens.Secret));
                 if (clock is not null) builder.UseTimeProvider(clock);
             },
+            // Small chunks so that a load of a thousand rows has several to stop between.
+            ConfigureWriter = options => options.MaxRowsPerChunk = 100,
+            OnProgress = onProgress,
         };
         using var output = new StringWriter();
         using var error = new StringWriter();
-        int code = await SyncTool.RunAsync(args, output, error, hooks, CancellationToken.None);
+        int code = await SyncTool.RunAsync(args, output, error, hooks, cancellationToken);
         return new ToolRun(code, output.ToString(), error.ToString());
     }
 
