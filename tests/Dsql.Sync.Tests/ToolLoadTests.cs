@@ -109,6 +109,33 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
     }
 
     [Fact]
+    public async Task A_refused_source_column_exits_2_naming_the_column_and_the_rules_and_touches_nothing()
+    {
+        var (database, orders, _) = await CreateSourceAsync(rows: 5);
+        string prices = EmulatorConnections.UniqueName("prices");
+        await using (var connection = await OpenSourceAsync(database))
+        {
+            await using var ddl = new NpgsqlCommand($"CREATE TABLE {prices} (id int PRIMARY KEY, price numeric)", connection);
+            await ddl.ExecuteNonQueryAsync();
+        }
+        var target = await emulator.DataSourceAsync(backend);
+        string file = await WritePipelineAsync(database, [orders, prices], "refused");
+        try
+        {
+            var run = await RunAsync("load", file);
+
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains($"{prices}.price", run.Error, StringComparison.Ordinal);
+            Assert.Contains("TypeRule.", run.Error, StringComparison.Ordinal);
+            Assert.Equal(0L, await CountTablesAsync(target, orders, prices));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task A_bad_pipeline_file_exits_2_naming_the_key()
     {
         string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
