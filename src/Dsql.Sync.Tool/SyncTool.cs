@@ -47,7 +47,7 @@ internal static class SyncTool
             await error.WriteLineAsync("Run with --help for the commands.");
             return BadInput;
         }
-        if (parse.CommandResult.Command != load)
+        if (parse.Action is not null || parse.CommandResult.Command != load)
         {
             return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
         }
@@ -66,7 +66,7 @@ internal static class SyncTool
         {
             await error.WriteLineAsync($"error: {ex.Message}");
             if (ex.InnerException is { } inner) await error.WriteLineAsync($"  cause: {inner.Message}");
-            await error.WriteLineAsync("Rows already loaded stay loaded; run the same command again to resume.");
+            if (loader.Started) await error.WriteLineAsync("Rows already loaded stay loaded; run the same command again to resume.");
             return Failed;
         }
     }
@@ -76,6 +76,9 @@ internal static class SyncTool
 internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncToolHooks hooks)
 {
     private readonly LoadDisplay _display = LoadDisplay.For(output);
+
+    /// <summary>Whether the run got as far as writing to the target.</summary>
+    public bool Started { get; private set; }
 
     public async Task<int> RunAsync(string path, bool dryRun, CancellationToken cancellationToken)
     {
@@ -121,6 +124,7 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
             return SyncTool.Ok;
         }
 
+        Started = true;
         var builder = pipeline.Sink.CreateDataSourceBuilder();
         hooks.ConfigureSink?.Invoke(builder);
         await using var sink = builder.Build();

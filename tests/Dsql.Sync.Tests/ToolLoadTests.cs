@@ -155,6 +155,16 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
     }
 
     [Fact]
+    public async Task Help_names_the_load_command_and_its_dry_run_option()
+    {
+        var run = await RunAsync("load", "--help");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("load <pipeline> [options]", run.Output, StringComparison.Ordinal);
+        Assert.Contains("--dry-run", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_option_exits_2()
     {
         var run = await RunAsync("load", "pipeline.yaml", "--no-such-option");
