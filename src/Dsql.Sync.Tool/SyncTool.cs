@@ -134,11 +134,21 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
         {
             await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken);
         }
-        var checkpoint = new DsqlTableCheckpoint(sink);
-        await checkpoint.EnsureCreatedAsync(cancellationToken);
-
         string job = pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path);
         var results = new BulkProgress[mapping.Tables.Count];
+        if (!pipeline.Sink.EnableFullLoad)
+        {
+            Line($"sink.enable-full-load is false: the tables are created, no rows are copied.");
+            await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
+            {
+                await ApplyAsync(connection, mapping, DdlPhase.AfterLoad, cancellationToken);
+            }
+            Line($"schema created for {mapping.Tables.Count} table(s) in {clock.Elapsed.TotalSeconds:0.0} s.");
+            return SyncTool.Ok;
+        }
+
+        var checkpoint = new DsqlTableCheckpoint(sink);
+        await checkpoint.EnsureCreatedAsync(cancellationToken);
         await _display.RunAsync(mapping.Tables.Select(t => t.Schema + "." + t.Name).ToList(), () => Parallel.ForEachAsync(
             Enumerable.Range(0, mapping.Tables.Count),
             new ParallelOptions { MaxDegreeOfParallelism = pipeline.Pipeline.Parallelism, CancellationToken = cancellationToken },

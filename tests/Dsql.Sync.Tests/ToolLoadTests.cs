@@ -136,6 +136,28 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
     }
 
     [Fact]
+    public async Task With_full_load_disabled_the_tables_and_indexes_are_created_empty()
+    {
+        var (database, orders, _) = await CreateSourceAsync(rows: 10);
+        var target = await emulator.DataSourceAsync(backend);
+        string file = await WritePipelineAsync(database, [orders], "schema-only", "  enable-full-load: false\n");
+        try
+        {
+            var run = await RunAsync("load", file);
+
+            Assert.True(run.ExitCode == 0, run.Output + run.Error);
+            Assert.Contains("no rows are copied", run.Output, StringComparison.Ordinal);
+            Assert.Equal(0L, await BulkTestEmulator.ScalarAsync<long>(target, $"SELECT count(*) FROM {orders}"));
+            Assert.Equal(1L, await BulkTestEmulator.ScalarAsync<long>(target,
+                $"SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename = '{orders}' AND indexname = '{orders}_by_name'"));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task A_bad_pipeline_file_exits_2_naming_the_key()
     {
         string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
@@ -200,7 +222,7 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
 
     private Task<ConnectorHarness?> HarnessAsync() => Task.FromResult(emulator.Harness);
 
-    private async Task<string> WritePipelineAsync(string database, string[] tables, string name)
+    private async Task<string> WritePipelineAsync(string database, string[] tables, string name, string extraSinkKeys = "")
     {
         var harness = emulator.Harness!;
         var direct = new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString);
@@ -222,7 +244,7 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
               host-address: 127.0.0.1
               root-certificate: {harness.Endpoint.CaCertificatePath}
               parallelism: 2
-            pipeline:
+            {extraSinkKeys}pipeline:
               name: tool-test-{name}-{Guid.NewGuid():N}
               parallelism: 2
             """);
