@@ -182,6 +182,11 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
             // A stable order numbers the chunks the same way on every run, which is what lets a rerun skip the committed ones.
             select += " ORDER BY " + string.Join(", ", table.PrimaryKey.Select(Quote));
         }
+        else
+        {
+            // No key: the rows' physical order, stable while the source table is not changed between runs.
+            select += " ORDER BY ctid";
+        }
         var options = new DsqlBulkWriterOptions
         {
             Table = name,
