@@ -12,6 +12,9 @@ public sealed class BulkTestEmulator : IAsyncLifetime
     private ConnectorHarness? _harness;
     private DsqlDataSource? _dataSource;
 
+    /// <summary>The emulator's harness, once <see cref="DataSourceAsync"/> started it.</summary>
+    internal ConnectorHarness? Harness => _harness;
+
     public async Task<DsqlDataSource> DataSourceAsync(BackendFixture backend)
     {
         await _gate.WaitAsync();
