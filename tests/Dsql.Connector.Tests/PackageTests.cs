@@ -22,6 +22,7 @@ public sealed class PackageTests(PackagesFixture packages)
     [InlineData("Dsql.Emulator.Tool")]
     [InlineData("Dsql.EntityFrameworkCore")]
     [InlineData("Dsql.Sync")]
+    [InlineData("Dsql.Sync.Tool")]
     public void Every_package_carries_its_readme_and_the_icon(string id)
     {
         using var archive = ZipFile.OpenRead(packages.PathOf(id));
@@ -176,7 +177,7 @@ public sealed class PackagesCollection : ICollectionFixture<PackagesFixture>
 public sealed class PackagesFixture : IAsyncLifetime
 {
     private static readonly string[] Projects =
-        ["Dsql.Connector", "Dsql.Connector.DependencyInjection", "Dsql.Connector.OpenTelemetry", "Dsql.Emulator", "Dsql.Emulator.Tool", "Dsql.EntityFrameworkCore", "Dsql.Sync"];
+        ["Dsql.Connector", "Dsql.Connector.DependencyInjection", "Dsql.Connector.OpenTelemetry", "Dsql.Emulator", "Dsql.Emulator.Tool", "Dsql.EntityFrameworkCore", "Dsql.Sync", "Dsql.Sync.Tool"];
 
     private static readonly TimeSpan CommandLimit = TimeSpan.FromMinutes(5);
 
