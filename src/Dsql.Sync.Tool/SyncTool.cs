@@ -6,6 +6,7 @@ using Dsql.Connector;
 using Dsql.Sync.Bulk;
 using Dsql.Sync.Pipeline;
 using Dsql.Sync.Schema;
+using Dsql.Sync.Tool.Jobs;
 using Npgsql;
 
 namespace Dsql.Sync.Tool;
@@ -34,9 +35,15 @@ internal static class SyncTool
     {
         var file = new Argument<string>("pipeline") { Description = "The pipeline file (YAML: source, sink, pipeline sections)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the schema mapping (DDL and decisions) and stop; the target is not touched." };
-        var load = new Command("load", "Create the tables on DSQL, copy the rows, then create indexes and constraints.");
+        var worker = new Option<string?>("--worker") { Description = "This process's name in the job table (default: host name and process id). Processes that run the same pipeline share its work." };
+        var lease = new Option<int>("--lease") { Description = "Seconds a worker holds a step without renewing it; a killed worker's steps are taken over after this long.", DefaultValueFactory = _ => LoadSettings.DefaultLeaseSeconds };
+        var slicePages = new Option<long>("--slice-pages") { Description = "Source heap pages (8 KiB each) per slice, the unit of work a worker claims.", DefaultValueFactory = _ => LoadSettings.DefaultSlicePages };
+        var load = new Command("load", "Create the tables on DSQL, copy the rows, then create indexes and constraints. Several processes running the same pipeline share the load.");
         load.Arguments.Add(file);
         load.Options.Add(dryRun);
+        load.Options.Add(worker);
+        load.Options.Add(lease);
+        load.Options.Add(slicePages);
         var root = new RootCommand("dsql-sync: load PostgreSQL tables into Amazon Aurora DSQL.");
         root.Subcommands.Add(load);
 
@@ -52,7 +59,13 @@ internal static class SyncTool
             return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
         }
 
-        var loader = new PipelineLoad(output, error, hooks);
+        var settings = new LoadSettings(parse.GetValue(worker), parse.GetValue(lease), parse.GetValue(slicePages));
+        if (settings.Problem() is { } badOption)
+        {
+            await error.WriteLineAsync($"error: {badOption}");
+            return BadInput;
+        }
+        var loader = new PipelineLoad(output, error, hooks, settings);
         try
         {
             return await loader.RunAsync(parse.GetValue(file)!, parse.GetValue(dryRun), cancellationToken);
@@ -62,7 +75,7 @@ internal static class SyncTool
             await error.WriteLineAsync("interrupted: stopped after the last whole chunk; run the same command again to resume.");
             return Interrupted;
         }
-        catch (Exception ex) when (ex is DsqlBulkWriteException or SchemaApplyException or DbException or DsqlConfigurationException or TimeoutException)
+        catch (Exception ex) when (ex is DsqlBulkWriteException or SchemaApplyException or DbException or DsqlConfigurationException or TimeoutException or InvalidOperationException)
         {
             await error.WriteLineAsync($"error: {ex.Message}");
             if (ex.InnerException is { } inner) await error.WriteLineAsync($"  cause: {inner.Message}");
@@ -73,7 +86,7 @@ internal static class SyncTool
 }
 
 /// <summary>One run of <c>load</c>.</summary>
-internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncToolHooks hooks)
+internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, SyncToolHooks hooks, LoadSettings settings)
 {
     private readonly LoadDisplay _display = LoadDisplay.For(output);
 
@@ -130,17 +143,12 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
         await using var sink = builder.Build();
         var clock = Stopwatch.StartNew();
 
-        await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
-        {
-            await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken);
-        }
-        string job = pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path);
-        var results = new BulkProgress[mapping.Tables.Count];
         if (!pipeline.Sink.EnableFullLoad)
         {
             Line($"sink.enable-full-load is false: the tables are created, no rows are copied.");
             await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
             {
+                await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken);
                 await ApplyAsync(connection, mapping, DdlPhase.AfterLoad, cancellationToken);
             }
             Line($"schema created for {mapping.Tables.Count} table(s) in {clock.Elapsed.TotalSeconds:0.0} s.");
@@ -148,66 +156,34 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
         }
 
         var checkpoint = new DsqlTableCheckpoint(sink);
-        await checkpoint.EnsureCreatedAsync(cancellationToken);
-        await _display.RunAsync(mapping.Tables.Select(t => t.Schema + "." + t.Name).ToList(), () => Parallel.ForEachAsync(
-            Enumerable.Range(0, mapping.Tables.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = pipeline.Pipeline.Parallelism, CancellationToken = cancellationToken },
-            async (index, token) =>
-            {
-                var table = mapping.Tables[index];
-                results[index] = await LoadTableAsync(source, sink, checkpoint, job, table, pipeline.Sink.Parallelism, token);
-            }));
-
-        await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
-        {
-            await ApplyAsync(connection, mapping, DdlPhase.AfterLoad, cancellationToken);
-        }
-
-        Line($"loaded {mapping.Tables.Count} table(s) in {clock.Elapsed.TotalSeconds:0.0} s:");
-        for (int i = 0; i < mapping.Tables.Count; i++)
-        {
-            var result = results[i];
-            Line($"  {mapping.Tables[i].Schema}.{mapping.Tables[i].Name}: {result.Rows:N0} rows written, {result.RowsSkipped:N0} already loaded");
-        }
-        return SyncTool.Ok;
+        await LoadJob.RaceTolerantAsync(checkpoint.EnsureCreatedAsync, cancellationToken);
+        var job = new LoadJob(sink, pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path), TimeSpan.FromSeconds(settings.LeaseSeconds));
+        await job.EnsureCreatedAsync(cancellationToken);
+        await job.RegisterAsync(cancellationToken);
+        return await RunJobAsync(new JobContext(pipeline, mapping, source, sink, job, checkpoint), clock, cancellationToken);
     }
 
-    private async Task<BulkProgress> LoadTableAsync(NpgsqlDataSource source, DsqlDataSource sink, DsqlTableCheckpoint checkpoint, string job,
-        TableMapping table, int parallelism, CancellationToken cancellationToken)
+    private async Task<BulkProgress> LoadSliceAsync(JobContext context, TableMapping table, JobStep slice, IProgress<BulkProgress> progress, CancellationToken cancellationToken)
     {
         string name = table.Schema + "." + table.Name;
-        string select = table.SourceSelect;
-        if (table.PrimaryKey.Count > 0)
-        {
-            // A stable order numbers the chunks the same way on every run, which is what lets a rerun skip the committed ones.
-            select += " ORDER BY " + string.Join(", ", table.PrimaryKey.Select(Quote));
-        }
-        else
-        {
-            // No key: the rows' physical order, stable while the source table is not changed between runs.
-            select += " ORDER BY ctid";
-        }
+        // The slice's pages, in physical order (partitions in a fixed order): the same rows in the same order on every
+        // run while the source is not written, which is what numbers the chunks alike for a worker that takes over.
+        string select = table.SourceSelect + string.Create(CultureInfo.InvariantCulture,
+            $" WHERE ctid >= '({slice.FirstPage},0)'::tid{(slice.EndPage is { } end ? $" AND ctid < '({end},0)'::tid" : "")} ORDER BY tableoid, ctid");
         var options = new DsqlBulkWriterOptions
         {
             Table = name,
             Columns = table.LoadedColumns.Select(c => c.Name).ToList(),
-            Parallelism = parallelism,
-            JobId = job + ":" + name,
-            Checkpoint = checkpoint,
+            Parallelism = context.Pipeline.Sink.Parallelism,
+            JobId = context.Job.JobId + ":" + slice.Name,
+            Checkpoint = context.Checkpoint,
         };
         hooks.ConfigureWriter?.Invoke(options);
-        var writer = new DsqlBulkWriter(sink, options);
-        await using var connection = await source.OpenConnectionAsync(cancellationToken);
+        var writer = new DsqlBulkWriter(context.Sink, options);
+        await using var connection = await context.Source.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(select, connection);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
-        var progress = new SynchronousProgress(p =>
-        {
-            _display.Report(name, p);
-            hooks.OnProgress?.Invoke(name, p);
-        });
-        var result = await writer.WriteAsync(reader, progress, cancellationToken);
-        _display.Done(name, result);
-        return result;
+        return await writer.WriteAsync(reader, progress, cancellationToken);
     }
 
     private async Task ApplyAsync(DbConnection connection, SchemaMapping mapping, DdlPhase phase, CancellationToken cancellationToken)
@@ -241,8 +217,4 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
 
     private void Line(FormattableString text) => _display.Line(text.ToString(CultureInfo.InvariantCulture));
 
-    private sealed class SynchronousProgress(Action<BulkProgress> report) : IProgress<BulkProgress>
-    {
-        public void Report(BulkProgress value) => report(value);
-    }
 }

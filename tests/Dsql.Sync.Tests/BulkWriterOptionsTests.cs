@@ -88,6 +88,7 @@ public sealed class BulkWriterOptionsTests
     private sealed class NoCheckpoint : IBulkCheckpoint
     {
         public Task<IReadOnlySet<long>> GetCommittedChunksAsync(string jobId, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> IsRecordedAsync(Npgsql.NpgsqlConnection connection, string jobId, long chunk, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task RecordAsync(Npgsql.NpgsqlConnection connection, string jobId, long chunk, int rows, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

@@ -67,14 +67,15 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
             Assert.Equal(700L, (long)(await TargetChecksumAsync(target, orders))[0]!);
             Assert.Equal(2L, await BulkTestEmulator.ScalarAsync<long>(target,
                 $"SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('{orders}', '{items}') AND indexname LIKE '%_by_%'"));
-            Assert.Contains($"public.{orders}: 700 rows written, 0 already loaded", first.Output, StringComparison.Ordinal);
+            Assert.Contains($"public.{orders}: 700 rows loaded; this process wrote 700 and skipped 0 already loaded", first.Output, StringComparison.Ordinal);
 
             var second = await RunAsync("load", file);
 
             Assert.True(second.ExitCode == 0, second.Output + second.Error);
-            Assert.Contains($"public.{orders}: 0 rows written, 700 already loaded", second.Output, StringComparison.Ordinal);
-            Assert.Contains($"public.{notes}: 0 rows written, 300 already loaded", second.Output, StringComparison.Ordinal);
-            Assert.Contains("exists, skipped", second.Output, StringComparison.Ordinal);
+            // The job is complete: nothing is claimed, read or written again.
+            Assert.Contains($"public.{orders}: 700 rows loaded; this process wrote 0 and skipped 0 already loaded", second.Output, StringComparison.Ordinal);
+            Assert.Contains($"public.{notes}: 300 rows loaded; this process wrote 0", second.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("ddl:", second.Output, StringComparison.Ordinal);
             foreach (string table in new[] { orders, items, notes })
             {
                 Assert.Equal(await SourceChecksumAsync(database, table), await TargetChecksumAsync(target, table));
@@ -108,7 +109,7 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
             var resumed = await RunAsync(["load", file], CancellationToken.None);
 
             Assert.True(resumed.ExitCode == 0, resumed.Output + resumed.Error);
-            Assert.Contains($"public.{orders}: {1000 - loaded:N0} rows written, {loaded:N0} already loaded", resumed.Output, StringComparison.Ordinal);
+            Assert.Contains($"public.{orders}: 1,000 rows loaded; this process wrote {1000 - loaded:N0} and skipped {loaded:N0} already loaded", resumed.Output, StringComparison.Ordinal);
             Assert.Equal(await SourceChecksumAsync(database, orders), await TargetChecksumAsync(target, orders));
         }
         finally

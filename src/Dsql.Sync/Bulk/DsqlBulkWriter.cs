@@ -241,30 +241,64 @@ public sealed class DsqlBulkWriter
     {
         long started = Stopwatch.GetTimestamp();
         int attempt = 0;
-        await _dataSource.ExecuteInTransactionAsync(async (connection, token) =>
+        bool written;
+        try
         {
-            attempt++;
-            if (statements.CopyTypes is { } types)
+            written = await _dataSource.ExecuteInTransactionAsync(async (connection, token) =>
             {
-                await CopyAsync(connection, chunk, statements.CopySql, types, token).ConfigureAwait(false);
-                if (AfterFirstStatement is { } copyHook) await copyHook(connection, chunk.Number, attempt, token).ConfigureAwait(false);
-            }
-            int offset = statements.CopyTypes is null ? 0 : chunk.Rows.Length;
-            while (offset < chunk.Rows.Length)
-            {
-                int count = Math.Min(statements.RowsPerStatement, chunk.Rows.Length - offset);
-                await using var command = new NpgsqlCommand(statements.Sql(count), connection);
-                for (int r = offset; r < offset + count; r++)
-                    foreach (object? value in chunk.Rows[r])
-                        command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
-                await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
-                if (offset == 0 && AfterFirstStatement is { } hook) await hook(connection, chunk.Number, attempt, token).ConfigureAwait(false);
-                offset += count;
-            }
-            if (_options.Checkpoint is { } checkpoint)
-                await checkpoint.RecordAsync(connection, _options.JobId!, chunk.Number, chunk.Rows.Length, token).ConfigureAwait(false);
-        }, _options.TransactionOptions, cancellationToken).ConfigureAwait(false);
-        run.Committed(chunk, Stopwatch.GetElapsedTime(started));
+                attempt++;
+                // Another writer of the same job (a process that took this part of the load over) may have committed
+                // the chunk; if both write it at once, their records conflict and the retry lands here.
+                if (_options.Checkpoint is { } recorded && await recorded.IsRecordedAsync(connection, _options.JobId!, chunk.Number, token).ConfigureAwait(false))
+                    return false;
+                await WriteRowsAsync(connection, chunk, statements, attempt, token).ConfigureAwait(false);
+                if (_options.Checkpoint is { } checkpoint)
+                    await checkpoint.RecordAsync(connection, _options.JobId!, chunk.Number, chunk.Rows.Length, token).ConfigureAwait(false);
+                return true;
+            }, _options.TransactionOptions, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (_options.Checkpoint is not null && IsUniqueViolation(ex))
+        {
+            // A key the chunk writes exists: if another writer committed this very chunk, it is done; otherwise the
+            // duplicate is real and the load stops on it.
+            if (!await IsRecordedAsync(chunk, cancellationToken).ConfigureAwait(false)) throw;
+            written = false;
+        }
+        if (written) run.Committed(chunk, Stopwatch.GetElapsedTime(started));
+        else run.Skipped(chunk);
+    }
+
+    private static bool IsUniqueViolation(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+            if (e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }) return true;
+        return false;
+    }
+
+    private Task<bool> IsRecordedAsync(Chunk chunk, CancellationToken cancellationToken)
+        => _dataSource.ExecuteInTransactionAsync(
+            (connection, token) => _options.Checkpoint!.IsRecordedAsync(connection, _options.JobId!, chunk.Number, token),
+            new DsqlTransactionOptions { ReadOnly = true }, cancellationToken);
+
+    private async Task WriteRowsAsync(NpgsqlConnection connection, Chunk chunk, InsertStatements statements, int attempt, CancellationToken token)
+    {
+        if (statements.CopyTypes is { } types)
+        {
+            await CopyAsync(connection, chunk, statements.CopySql, types, token).ConfigureAwait(false);
+            if (AfterFirstStatement is { } copyHook) await copyHook(connection, chunk.Number, attempt, token).ConfigureAwait(false);
+        }
+        int offset = statements.CopyTypes is null ? 0 : chunk.Rows.Length;
+        while (offset < chunk.Rows.Length)
+        {
+            int count = Math.Min(statements.RowsPerStatement, chunk.Rows.Length - offset);
+            await using var command = new NpgsqlCommand(statements.Sql(count), connection);
+            for (int r = offset; r < offset + count; r++)
+                foreach (object? value in chunk.Rows[r])
+                    command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
+            await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+            if (offset == 0 && AfterFirstStatement is { } hook) await hook(connection, chunk.Number, attempt, token).ConfigureAwait(false);
+            offset += count;
+        }
     }
 
     private static async Task CopyAsync(NpgsqlConnection connection, Chunk chunk, string sql, string[] types, CancellationToken cancellationToken)

@@ -50,6 +50,16 @@ public sealed class DsqlTableCheckpoint : IBulkCheckpoint
     }
 
     /// <inheritdoc/>
+    public async Task<bool> IsRecordedAsync(NpgsqlConnection connection, string jobId, long chunk, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        await using var command = new NpgsqlCommand($"SELECT 1 FROM {_table} WHERE job_id = $1 AND chunk = $2", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = chunk });
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
+    }
+
+    /// <inheritdoc/>
     public async Task RecordAsync(NpgsqlConnection connection, string jobId, long chunk, int rows, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
