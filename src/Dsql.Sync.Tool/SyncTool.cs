@@ -159,7 +159,8 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
         await LoadJob.RaceTolerantAsync(checkpoint.EnsureCreatedAsync, cancellationToken);
         var job = new LoadJob(sink, pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path), TimeSpan.FromSeconds(settings.LeaseSeconds));
         await job.EnsureCreatedAsync(cancellationToken);
-        await job.RegisterAsync(cancellationToken);
+        var added = await job.RegisterAsync(mapping.Tables.Select(t => t.Schema + "." + t.Name).ToList(), cancellationToken);
+        if (added.Count > 0) Line($"job {job.JobId}: the pipeline file now also selects {string.Join(", ", added)}, which the job had not planned: added to the job.");
         return await RunJobAsync(new JobContext(pipeline, mapping, source, sink, job, checkpoint), clock, cancellationToken);
     }
 

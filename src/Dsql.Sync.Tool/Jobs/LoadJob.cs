@@ -95,15 +95,33 @@ internal sealed class LoadJob
         }
     }
 
-    /// <summary>Adds the job's schema and finish steps unless another process already did.</summary>
-    public Task RegisterAsync(CancellationToken cancellationToken)
-        => _sink.ExecuteInTransactionAsync(async (connection, token) =>
+    /// <summary>
+    /// Adds the job's schema and finish steps unless another process already did. When <paramref name="tables"/>
+    /// names a table the job has no plan for (the pipeline file selects more tables than when the job began), the
+    /// schema and finish steps are opened again: the new tables are created and planned, the others are left as
+    /// they are. Returns the tables added.
+    /// </summary>
+    public Task<IReadOnlyList<string>> RegisterAsync(IReadOnlyCollection<string> tables, CancellationToken cancellationToken)
+        => _sink.ExecuteInTransactionAsync<IReadOnlyList<string>>(async (connection, token) =>
         {
-            await using var command = new NpgsqlCommand(
+            await using (var insert = new NpgsqlCommand(
                 $"INSERT INTO {_table} (job_id, step, phase, state) VALUES ($1, '{SchemaStep}', 0, '{Pending}'), ($1, '{FinishStep}', 2, '{Pending}') ON CONFLICT DO NOTHING",
+                connection))
+            {
+                insert.Parameters.Add(new NpgsqlParameter { Value = JobId });
+                await insert.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+            }
+            var steps = await ReadAsync(connection, token).ConfigureAwait(false);
+            if (steps.FirstOrDefault(s => s.Phase == StepPhase.Schema) is not { IsDone: true }) return [];
+            var planned = steps.Where(s => s.Phase == StepPhase.Slice).Select(s => s.Table).ToHashSet(StringComparer.Ordinal);
+            var added = tables.Where(t => !planned.Contains(t)).ToList();
+            if (added.Count == 0) return added;
+            await using var reopen = new NpgsqlCommand(
+                $"UPDATE {_table} SET state = '{Pending}', owner = NULL, lease_until = NULL, updated_at = now() WHERE job_id = $1 AND phase IN (0, 2) AND state = '{Done}'",
                 connection);
-            command.Parameters.Add(new NpgsqlParameter { Value = JobId });
-            await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+            reopen.Parameters.Add(new NpgsqlParameter { Value = JobId });
+            await reopen.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+            return added;
         }, cancellationToken: cancellationToken);
 
     /// <summary>Every step of the job.</summary>
