@@ -129,10 +129,13 @@ internal sealed class LoadJob
         => _sink.ExecuteInTransactionAsync((connection, token) => ReadAsync(connection, token),
             new DsqlTransactionOptions { ReadOnly = true }, cancellationToken);
 
-    private async Task<IReadOnlyList<JobStep>> ReadAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<JobStep>> ReadAsync(NpgsqlConnection connection, CancellationToken cancellationToken, bool openOnly = false)
     {
+        // Open steps only, for a claim: the first 1,000 in phase order are plenty to choose from, and a claim stays
+        // cheap however many slices are done.
         await using var command = new NpgsqlCommand(
-            $"SELECT step, phase, state, owner, coalesce(lease_until < now(), true), table_name, slice, first_page, end_page, rows_loaded, attempts, last_error FROM {_table} WHERE job_id = $1 ORDER BY phase, step",
+            "SELECT step, phase, state, owner, coalesce(lease_until < now(), true), table_name, slice, first_page, end_page, rows_loaded, attempts, last_error " +
+            $"FROM {_table} WHERE job_id = $1{(openOnly ? $" AND state <> '{Done}'" : "")} ORDER BY phase, step{(openOnly ? " LIMIT 1000" : "")}",
             connection);
         command.Parameters.Add(new NpgsqlParameter { Value = JobId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -156,9 +159,7 @@ internal sealed class LoadJob
     public Task<Claim> ClaimAsync(string owner, CancellationToken cancellationToken)
         => _sink.ExecuteInTransactionAsync(async (connection, token) =>
         {
-            var steps = await ReadAsync(connection, token).ConfigureAwait(false);
-            if (steps.Count == 0) throw new InvalidOperationException($"Job '{JobId}' has no steps in {_table}: it was deleted while the load ran.");
-            var open = steps.Where(s => !s.IsDone).ToList();
+            var open = await ReadAsync(connection, token, openOnly: true).ConfigureAwait(false);
             if (open.Count == 0) return new Claim(null, true, null);
             var phase = open.Min(s => s.Phase);
             var candidates = open.Where(s => s.Phase == phase && (s.State == Pending || s.LeaseExpired)).ToList();
