@@ -34,9 +34,15 @@ internal static class SyncTool
     {
         var file = new Argument<string>("pipeline") { Description = "The pipeline file (YAML: source, sink, pipeline sections)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the schema mapping (DDL and decisions) and stop; the target is not touched." };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override a key of the pipeline file, checked as if the file said so (repeatable): --set sink.wire-format=insert.",
+            HelpName = "section.key=value",
+        };
         var load = new Command("load", "Create the tables on DSQL, copy the rows, then create indexes and constraints.");
         load.Arguments.Add(file);
         load.Options.Add(dryRun);
+        load.Options.Add(set);
         var root = new RootCommand("dsql-sync: load PostgreSQL tables into Amazon Aurora DSQL.");
         root.Subcommands.Add(load);
 
@@ -55,7 +61,7 @@ internal static class SyncTool
         var loader = new PipelineLoad(output, error, hooks);
         try
         {
-            return await loader.RunAsync(parse.GetValue(file)!, parse.GetValue(dryRun), cancellationToken);
+            return await loader.RunAsync(parse.GetValue(file)!, parse.GetValue(dryRun), parse.GetValue(set) ?? [], cancellationToken);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
@@ -77,15 +83,18 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
 {
     private readonly LoadDisplay _display = LoadDisplay.For(output);
 
+    /// <summary>The pipeline file's mapping and writer keys (sink.write-mode, sink.wire-format, sink.chunk.*, ...).</summary>
+    private DsqlSinkLoadOptions? _loadOptions;
+
     /// <summary>Whether the run got as far as writing to the target.</summary>
     public bool Started { get; private set; }
 
-    public async Task<int> RunAsync(string path, bool dryRun, CancellationToken cancellationToken)
+    public async Task<int> RunAsync(string path, bool dryRun, IReadOnlyList<string> overrides, CancellationToken cancellationToken)
     {
         PipelineDefinition pipeline;
         try
         {
-            pipeline = PipelineDefinition.Load(path);
+            pipeline = PipelineDefinition.Load(path, overrides);
         }
         catch (PipelineFileException ex)
         {
@@ -99,7 +108,8 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
             return SyncTool.BadInput;
         }
 
-        var options = new SchemaMappingOptions();
+        _loadOptions = pipeline.Sink.LoadOptions;
+        var options = _loadOptions.ToSchemaMappingOptions();
         options.Schemas.Clear();
         foreach (var schema in pipeline.Source.Tables.SchemaPatterns) options.Schemas.Add(schema);
         foreach (var table in pipeline.Source.Tables.TablePatterns) options.Tables.Add(table);
@@ -115,6 +125,13 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
         {
             await error.WriteLineAsync($"error: the source schema has {mapping.Refusals.Count} thing(s) DSQL cannot take as they are:");
             foreach (var refusal in mapping.Refusals) await error.WriteLineAsync($"  {refusal.Subject} ({refusal.SourceType}): {refusal.Message}");
+            await error.WriteLineAsync("In the pipeline file a rule is sink.type-mapping.<family> (json, array, enum, composite, network, geometric, range, money, xml, bit-string, text-search, unconstrained-numeric, other): jsonb, text, numeric or refuse.");
+            return SyncTool.BadInput;
+        }
+        if (pipeline.Sink.LoadOptions.WriteMode == BulkWriteMode.Upsert && mapping.Tables.Where(t => t.PrimaryKey.Count == 0).ToList() is { Count: > 0 } keyless)
+        {
+            await error.WriteLineAsync($"error: sink.write-mode upsert needs a primary key, and {keyless.Count} table(s) have none: "
+                + string.Join(", ", keyless.Select(t => t.Schema + "." + t.Name)) + ". Use write-mode insert or insert-ignore, or leave those tables out.");
             return SyncTool.BadInput;
         }
         if (dryRun)
@@ -132,7 +149,7 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
 
         await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
         {
-            await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken);
+            if (!await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken)) return SyncTool.BadInput;
         }
         string job = pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path);
         var results = new BulkProgress[mapping.Tables.Count];
@@ -195,6 +212,7 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
             JobId = job + ":" + name,
             Checkpoint = checkpoint,
         };
+        _loadOptions!.ApplyTo(options);
         hooks.ConfigureWriter?.Invoke(options);
         var writer = new DsqlBulkWriter(sink, options);
         await using var connection = await source.OpenConnectionAsync(cancellationToken);
@@ -210,7 +228,8 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
         return result;
     }
 
-    private async Task ApplyAsync(DbConnection connection, SchemaMapping mapping, DdlPhase phase, CancellationToken cancellationToken)
+    /// <summary>Runs the DDL of <paramref name="phase"/>; false (the differences printed) when an existing table does not match its mapping.</summary>
+    private async Task<bool> ApplyAsync(DbConnection connection, SchemaMapping mapping, DdlPhase phase, CancellationToken cancellationToken)
     {
         foreach (var step in mapping.StepsOf(phase))
         {
@@ -221,10 +240,20 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
             }
             catch (SchemaApplyException ex) when (AlreadyExists(ex))
             {
-                // A rerun: the object was made by an earlier run.
+                // A rerun: the object was made by an earlier run. A table must still be the one this mapping makes.
+                var table = mapping.Tables.FirstOrDefault(t => step.Sql.StartsWith("CREATE TABLE " + t.QualifiedName + " (", StringComparison.Ordinal));
+                if (table is not null && await DsqlSchemaApplier.CompareExistingAsync(connection, table, cancellationToken) is { Count: > 0 } differences)
+                {
+                    await error.WriteLineAsync($"error: the target table {table.Schema}.{table.Name} exists but differs from its mapping ({differences.Count} difference(s)):");
+                    foreach (var difference in differences) await error.WriteLineAsync($"  {difference}");
+                    await error.WriteLineAsync($"Nothing was loaded into it. Drop it on the target (DROP TABLE {table.QualifiedName}) so the load creates it, " +
+                        "or change the mapping (sink.type-mapping.*, sink.serial-mapping) or the table so that they match; --dry-run prints the mapping.");
+                    return false;
+                }
                 Line($"ddl: {step.Description}: exists, skipped");
             }
         }
+        return true;
     }
 
     private static bool AlreadyExists(Exception ex)
