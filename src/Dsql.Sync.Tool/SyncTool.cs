@@ -124,8 +124,14 @@ internal sealed class PipelineLoad(TextWriter output, TextWriter error, SyncTool
         if (mapping.Refusals.Count > 0)
         {
             await error.WriteLineAsync($"error: the source schema has {mapping.Refusals.Count} thing(s) DSQL cannot take as they are:");
-            foreach (var refusal in mapping.Refusals) await error.WriteLineAsync($"  {refusal.Subject} ({refusal.SourceType}): {refusal.Message}");
-            await error.WriteLineAsync("In the pipeline file a rule is sink.type-mapping.<family> (json, array, enum, composite, network, geometric, range, money, xml, bit-string, text-search, unconstrained-numeric, other): jsonb, text, numeric or refuse.");
+            foreach (var refusal in mapping.Refusals)
+            {
+                await error.WriteLineAsync($"  {refusal.Subject} ({refusal.SourceType}): {refusal.Message}");
+                // The refusal names the rule in code terms (TypeFamily.X); the file's key for it:
+                var family = System.Text.RegularExpressions.Regex.Match(refusal.Message, @"TypeFamily\.(\w+)");
+                if (family.Success && Enum.TryParse<TypeFamily>(family.Groups[1].Value, out var named))
+                    await error.WriteLineAsync($"    in the pipeline file: {DsqlSinkLoadOptions.TypeMappingHint(named)}");
+            }
             return SyncTool.BadInput;
         }
         if (pipeline.Sink.LoadOptions.WriteMode == BulkWriteMode.Upsert && mapping.Tables.Where(t => t.PrimaryKey.Count == 0).ToList() is { Count: > 0 } keyless)

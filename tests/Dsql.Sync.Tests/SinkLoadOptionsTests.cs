@@ -63,6 +63,15 @@ public sealed class SinkLoadOptionsTests
         }
     }
 
+    [Theory]
+    [InlineData(TypeFamily.UnconstrainedNumeric, "sink.type-mapping.unconstrained-numeric: numeric, numeric(p,s) or text")]
+    [InlineData(TypeFamily.Json, "sink.type-mapping.json: jsonb or text")]
+    [InlineData(TypeFamily.BitString, "sink.type-mapping.bit-string: text")]
+    public void A_refusal_hint_names_the_files_key_and_its_values(TypeFamily family, string hint)
+    {
+        Assert.Equal(hint, DsqlSinkLoadOptions.TypeMappingHint(family));
+    }
+
     [Fact]
     public void Without_the_keys_every_default_stays()
     {

@@ -39,7 +39,7 @@ public sealed class ToolSinkOptionsTests(BackendFixture backend, BulkTestEmulato
 
             Assert.True(byDefault.ExitCode == 2, byDefault.Output + byDefault.Error);
             Assert.Contains($"{prices}.price", byDefault.Error, StringComparison.Ordinal);
-            Assert.Contains("sink.type-mapping.<family>", byDefault.Error, StringComparison.Ordinal);
+            Assert.Contains("in the pipeline file: sink.type-mapping.unconstrained-numeric: numeric, numeric(p,s) or text", byDefault.Error, StringComparison.Ordinal);
 
             // The default wire form (auto, write-mode insert) is binary COPY: serial -> bigint identity, a domain, json -> jsonb.
             var load = await RunAsync("load", mapped);
@@ -89,6 +89,15 @@ public sealed class ToolSinkOptionsTests(BackendFixture backend, BulkTestEmulato
         {
             File.Delete(file);
         }
+    }
+
+    [Fact]
+    public async Task Help_names_the_set_option()
+    {
+        var run = await RunAsync("load", "--help");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("--set <section.key=value>", run.Output, StringComparison.Ordinal);
     }
 
     [Fact]

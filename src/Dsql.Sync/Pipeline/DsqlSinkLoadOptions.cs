@@ -78,6 +78,24 @@ public sealed class DsqlSinkLoadOptions
     public int? MaxRowsPerStatement { get; }
 
     /// <summary>
+    /// The pipeline file's key for <paramref name="family"/>'s rule and the values that map the type, for messages:
+    /// for example <c>sink.type-mapping.unconstrained-numeric: numeric, numeric(p,s) or text</c>.
+    /// </summary>
+    /// <param name="family">A type family.</param>
+    /// <returns>The key path, a colon, and the accepted values other than <c>refuse</c>.</returns>
+    public static string TypeMappingHint(TypeFamily family)
+    {
+        var (_, key) = SinkLoadReader.FamilyKeys.First(f => f.Family == family);
+        var values = SchemaMappingOptions.AllowedRules(family).Where(r => r != TypeRule.Refuse).Select(SinkLoadReader.RuleName).ToList();
+        if (family == TypeFamily.UnconstrainedNumeric)
+        {
+            values.Insert(values.IndexOf("numeric") + 1, "numeric(p,s)");
+        }
+
+        return $"sink.type-mapping.{key}: " + (values.Count == 1 ? values[0] : string.Join(", ", values[..^1]) + " or " + values[^1]);
+    }
+
+    /// <summary>
     /// New mapping options carrying the file's type rules, serial mapping and identity cache (defaults elsewhere).
     /// The caller sets the tables to map (<see cref="SchemaMappingOptions.Schemas"/>, <see cref="SchemaMappingOptions.Tables"/>).
     /// </summary>
