@@ -28,6 +28,7 @@ public sealed class ToolSinkOptionsTests(BackendFixture backend, BulkTestEmulato
         await ExecuteOnSourceAsync(database, $"""
             CREATE DOMAIN {qty} AS integer CHECK (VALUE >= 0);
             CREATE TABLE {prices} (id serial PRIMARY KEY, price numeric, qty {qty} NOT NULL, doc json);
+            CREATE TABLE {prices}_log (at timestamptz, note text);
             INSERT INTO {prices} (price, qty, doc)
                 SELECT g * 1.125, g % 7, CASE WHEN g % 3 = 0 THEN NULL ELSE json_build_object('n', g) END FROM generate_series(1, 250) g;
             """);
@@ -62,6 +63,12 @@ public sealed class ToolSinkOptionsTests(BackendFixture backend, BulkTestEmulato
             Assert.Contains($"public.{prices}.price: the mapping makes it text, the target has numeric(38,10)", changed.Error, StringComparison.Ordinal);
             Assert.Contains($"DROP TABLE \"public\".\"{prices}\"", changed.Error, StringComparison.Ordinal);
             Assert.Equal(await SourceChecksumAsync(database, prices), await TargetChecksumAsync(target, prices));
+
+            // Upsert needs a primary key on every table: refused before anything is written, even in a dry run.
+            var upsert = await RunAsync("load", mapped, "--dry-run", "--set", $"source.table-name={prices},{prices}_log", "--set", "sink.write-mode=upsert");
+
+            Assert.True(upsert.ExitCode == 2, upsert.Output + upsert.Error);
+            Assert.Contains($"sink.write-mode upsert needs a primary key, and 1 table(s) have none: public.{prices}_log", upsert.Error, StringComparison.Ordinal);
         }
         finally
         {
