@@ -35,12 +35,18 @@ internal static class SyncTool
     {
         var file = new Argument<string>("pipeline") { Description = "The pipeline file (YAML: source, sink, pipeline sections)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the schema mapping (DDL and decisions) and stop; the target is not touched." };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override a key of the pipeline file, checked as if the file said so (repeatable): --set sink.wire-format=insert.",
+            HelpName = "section.key=value",
+        };
         var worker = new Option<string?>("--worker") { Description = "This process's name in the job table (default: host name and process id). Processes that run the same pipeline share its work." };
         var lease = new Option<int>("--lease") { Description = "Seconds a worker holds a step without renewing it; a killed worker's steps are taken over after this long.", DefaultValueFactory = _ => LoadSettings.DefaultLeaseSeconds };
         var slicePages = new Option<long>("--slice-pages") { Description = "Source heap pages (8 KiB each) per slice, the unit of work a worker claims.", DefaultValueFactory = _ => LoadSettings.DefaultSlicePages };
         var load = new Command("load", "Create the tables on DSQL, copy the rows, then create indexes and constraints. Several processes running the same pipeline share the load.");
         load.Arguments.Add(file);
         load.Options.Add(dryRun);
+        load.Options.Add(set);
         load.Options.Add(worker);
         load.Options.Add(lease);
         load.Options.Add(slicePages);
@@ -68,12 +74,17 @@ internal static class SyncTool
         var loader = new PipelineLoad(output, error, hooks, settings);
         try
         {
-            return await loader.RunAsync(parse.GetValue(file)!, parse.GetValue(dryRun), cancellationToken);
+            return await loader.RunAsync(parse.GetValue(file)!, parse.GetValue(dryRun), parse.GetValue(set) ?? [], cancellationToken);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
             await error.WriteLineAsync("interrupted: stopped after the last whole chunk; run the same command again to resume.");
             return Interrupted;
+        }
+        catch (TargetTableMismatchException)
+        {
+            // The differences are printed; the job's schema step was given back.
+            return BadInput;
         }
         catch (Exception ex) when (ex is DsqlBulkWriteException or SchemaApplyException or DbException or DsqlConfigurationException or TimeoutException or InvalidOperationException)
         {
@@ -90,15 +101,18 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
 {
     private readonly LoadDisplay _display = LoadDisplay.For(output);
 
+    /// <summary>The pipeline file's mapping and writer keys (sink.write-mode, sink.wire-format, sink.chunk.*, ...).</summary>
+    private DsqlSinkLoadOptions? _loadOptions;
+
     /// <summary>Whether the run got as far as writing to the target.</summary>
     public bool Started { get; private set; }
 
-    public async Task<int> RunAsync(string path, bool dryRun, CancellationToken cancellationToken)
+    public async Task<int> RunAsync(string path, bool dryRun, IReadOnlyList<string> overrides, CancellationToken cancellationToken)
     {
         PipelineDefinition pipeline;
         try
         {
-            pipeline = PipelineDefinition.Load(path);
+            pipeline = PipelineDefinition.Load(path, overrides);
         }
         catch (PipelineFileException ex)
         {
@@ -112,7 +126,8 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
             return SyncTool.BadInput;
         }
 
-        var options = new SchemaMappingOptions();
+        _loadOptions = pipeline.Sink.LoadOptions;
+        var options = _loadOptions.ToSchemaMappingOptions();
         options.Schemas.Clear();
         foreach (var schema in pipeline.Source.Tables.SchemaPatterns) options.Schemas.Add(schema);
         foreach (var table in pipeline.Source.Tables.TablePatterns) options.Tables.Add(table);
@@ -127,7 +142,20 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
         if (mapping.Refusals.Count > 0)
         {
             await error.WriteLineAsync($"error: the source schema has {mapping.Refusals.Count} thing(s) DSQL cannot take as they are:");
-            foreach (var refusal in mapping.Refusals) await error.WriteLineAsync($"  {refusal.Subject} ({refusal.SourceType}): {refusal.Message}");
+            foreach (var refusal in mapping.Refusals)
+            {
+                await error.WriteLineAsync($"  {refusal.Subject} ({refusal.SourceType}): {refusal.Message}");
+                // The refusal names the rule in code terms (TypeFamily.X); the file's key for it:
+                var family = System.Text.RegularExpressions.Regex.Match(refusal.Message, @"TypeFamily\.(\w+)");
+                if (family.Success && Enum.TryParse<TypeFamily>(family.Groups[1].Value, out var named))
+                    await error.WriteLineAsync($"    in the pipeline file: {DsqlSinkLoadOptions.TypeMappingHint(named)}");
+            }
+            return SyncTool.BadInput;
+        }
+        if (pipeline.Sink.LoadOptions.WriteMode == BulkWriteMode.Upsert && mapping.Tables.Where(t => t.PrimaryKey.Count == 0).ToList() is { Count: > 0 } keyless)
+        {
+            await error.WriteLineAsync($"error: sink.write-mode upsert needs a primary key, and {keyless.Count} table(s) have none: "
+                + string.Join(", ", keyless.Select(t => t.Schema + "." + t.Name)) + ". Use write-mode insert or insert-ignore, or leave those tables out.");
             return SyncTool.BadInput;
         }
         if (dryRun)
@@ -148,13 +176,20 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
             Line($"sink.enable-full-load is false: the tables are created, no rows are copied.");
             await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
             {
-                await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken);
+                if (!await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken)) return SyncTool.BadInput;
                 await ApplyAsync(connection, mapping, DdlPhase.AfterLoad, cancellationToken);
             }
             Line($"schema created for {mapping.Tables.Count} table(s) in {clock.Elapsed.TotalSeconds:0.0} s.");
             return SyncTool.Ok;
         }
 
+        // Every process checks the tables that exist against its own mapping before it writes: one started with
+        // other type rules (another file, a --set) must not write into tables made by the first.
+        await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
+        {
+            foreach (var table in mapping.Tables)
+                if (!await MatchesAsync(connection, table, cancellationToken)) return SyncTool.BadInput;
+        }
         var checkpoint = new DsqlTableCheckpoint(sink);
         await LoadJob.RaceTolerantAsync(checkpoint.EnsureCreatedAsync, cancellationToken);
         var job = new LoadJob(sink, pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path), TimeSpan.FromSeconds(settings.LeaseSeconds));
@@ -179,6 +214,7 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
             JobId = context.Job.JobId + ":" + slice.Name,
             Checkpoint = context.Checkpoint,
         };
+        _loadOptions!.ApplyTo(options);
         hooks.ConfigureWriter?.Invoke(options);
         var writer = new DsqlBulkWriter(context.Sink, options);
         await using var connection = await context.Source.OpenConnectionAsync(cancellationToken);
@@ -187,7 +223,8 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
         return await writer.WriteAsync(reader, progress, cancellationToken);
     }
 
-    private async Task ApplyAsync(DbConnection connection, SchemaMapping mapping, DdlPhase phase, CancellationToken cancellationToken)
+    /// <summary>Runs the DDL of <paramref name="phase"/>; false (the differences printed) when an existing table does not match its mapping.</summary>
+    private async Task<bool> ApplyAsync(DbConnection connection, SchemaMapping mapping, DdlPhase phase, CancellationToken cancellationToken)
     {
         foreach (var step in mapping.StepsOf(phase))
         {
@@ -198,10 +235,26 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
             }
             catch (SchemaApplyException ex) when (AlreadyExists(ex))
             {
-                // A rerun: the object was made by an earlier run.
+                // A rerun: the object was made by an earlier run. A table must still be the one this mapping makes.
+                var table = mapping.Tables.FirstOrDefault(t => step.Sql.StartsWith("CREATE TABLE " + t.QualifiedName + " (", StringComparison.Ordinal));
+                if (table is not null && !await MatchesAsync(connection, table, cancellationToken)) return false;
                 Line($"ddl: {step.Description}: exists, skipped");
             }
         }
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="table"/> is absent from the target or matches its mapping; the differences are printed when not.</summary>
+    private async Task<bool> MatchesAsync(DbConnection connection, TableMapping table, CancellationToken cancellationToken)
+    {
+        var differences = (await DsqlSchemaApplier.CompareExistingAsync(connection, table, cancellationToken))
+            .Where(d => d.Kind != TableDifferenceKind.MissingTable).ToList();
+        if (differences.Count == 0) return true;
+        await error.WriteLineAsync($"error: the target table {table.Schema}.{table.Name} exists but differs from its mapping ({differences.Count} difference(s)):");
+        foreach (var difference in differences) await error.WriteLineAsync($"  {difference}");
+        await error.WriteLineAsync($"Nothing was loaded into it. Drop it on the target (DROP TABLE {table.QualifiedName}) so the load creates it, " +
+            "or change the mapping (sink.type-mapping.*, sink.serial-mapping) or the table so that they match; --dry-run prints the mapping.");
+        return false;
     }
 
     private static bool AlreadyExists(Exception ex)

@@ -9,6 +9,9 @@ using Npgsql;
 
 namespace Dsql.Sync.Tool;
 
+/// <summary>A target table exists and differs from its mapping (the differences are printed): exit 2.</summary>
+internal sealed class TargetTableMismatchException() : Exception("A target table exists and differs from its mapping.");
+
 /// <summary>What every worker of one load shares.</summary>
 internal sealed record JobContext(PipelineDefinition Pipeline, SchemaMapping Mapping, NpgsqlDataSource Source, DsqlDataSource Sink,
     LoadJob Job, DsqlTableCheckpoint Checkpoint);
@@ -150,7 +153,7 @@ internal sealed partial class PipelineLoad
     {
         await using (var connection = await context.Sink.OpenConnectionAsync(cancellationToken))
         {
-            await ApplyAsync(connection, context.Mapping, DdlPhase.BeforeLoad, cancellationToken);
+            if (!await ApplyAsync(connection, context.Mapping, DdlPhase.BeforeLoad, cancellationToken)) throw new TargetTableMismatchException();
         }
         foreach (var table in context.Mapping.Tables)
         {

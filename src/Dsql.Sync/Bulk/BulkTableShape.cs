@@ -15,8 +15,11 @@ internal sealed record BulkTableShape(IReadOnlyList<string> PrimaryKey, IReadOnl
         => await dataSource.ExecuteInTransactionAsync<IReadOnlyDictionary<string, string>>(async (connection, token) =>
         {
             var types = new Dictionary<string, string>(StringComparer.Ordinal);
+            // A domain column is written as its base type (the same binary form): the domain may be newer than the
+            // types Npgsql loaded when the pool opened its first connection.
             await using var command = new NpgsqlCommand(
-                "SELECT a.attname::text, format_type(a.atttypid, NULL) FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped", connection);
+                "SELECT a.attname::text, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL) " +
+                "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = quotedTable });
             await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
             while (await reader.ReadAsync(token).ConfigureAwait(false)) types[reader.GetString(0)] = reader.GetString(1);

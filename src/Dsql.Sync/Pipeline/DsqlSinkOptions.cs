@@ -32,7 +32,8 @@ public sealed class DsqlSinkOptions
 
     internal DsqlSinkOptions(string? name, string host, int port, string database, bool useIamAuth, string? region,
         string? username, string? password, int maxPoolSize, int minPoolSize, TimeSpan? connectionMaxLifetime,
-        TimeSpan connectionIdleTimeout, bool enableFullLoad, int parallelism, string? hostAddress, string? rootCertificate)
+        TimeSpan connectionIdleTimeout, bool enableFullLoad, int parallelism, string? hostAddress, string? rootCertificate,
+        DsqlSinkLoadOptions? loadOptions = null)
     {
         Name = name;
         Host = host;
@@ -50,6 +51,7 @@ public sealed class DsqlSinkOptions
         Parallelism = parallelism;
         HostAddress = hostAddress;
         RootCertificate = rootCertificate;
+        LoadOptions = loadOptions ?? DsqlSinkLoadOptions.Defaults;
     }
 
     /// <summary><c>sink.name</c>: a label for the sink in messages, or null.</summary>
@@ -109,6 +111,12 @@ public sealed class DsqlSinkOptions
 
     /// <summary><c>sink.root-certificate</c>: a PEM file of the root certificate to trust instead of the system store, or null.</summary>
     public string? RootCertificate { get; }
+
+    /// <summary>
+    /// dsql-sync's own keys of the sink that shape the load: type-mapping rules, serial mapping, identity cache, write
+    /// mode, wire format, chunk and statement sizes (docs/loading.md, "dsql-sync's own sink options").
+    /// </summary>
+    public DsqlSinkLoadOptions LoadOptions { get; }
 
     /// <summary>The connector settings of a DSQL target (<c>use-iam-auth: true</c>), already validated when the file was read.</summary>
     /// <returns>A new settings object; changing it changes nothing here.</returns>

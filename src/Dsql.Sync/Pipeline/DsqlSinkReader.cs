@@ -62,6 +62,7 @@ internal static class DsqlSinkReader
             section.Refuse("root-certificate", rootCertificate, "the path of an existing PEM file");
         }
 
+        var load = SinkLoadReader.Read(section);
         section.RefuseUnread(FlinkOnly.Sink, _ => null);
         if (host is null)
         {
@@ -69,7 +70,7 @@ internal static class DsqlSinkReader
         }
 
         var sink = new DsqlSinkOptions(name, host, port, database, useIamAuth, region, username, password, maxPool, minPool,
-            lifetime, idle, fullLoad, parallelism, hostAddress, rootCertificate);
+            lifetime, idle, fullLoad, parallelism, hostAddress, rootCertificate, load);
         if (useIamAuth)
         {
             SinkConnectorSettings.Collect(sink, section);

@@ -32,10 +32,22 @@ public sealed class PipelineDefinition
     /// <returns>The validated definition.</returns>
     /// <exception cref="PipelineFileException">The file has problems; every one is listed with its key path.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static PipelineDefinition Load(string path)
+    public static PipelineDefinition Load(string path) => Load(path, []);
+
+    /// <summary>
+    /// Reads the pipeline file at <paramref name="path"/>, applies <paramref name="overrides"/> to it, and validates
+    /// the result (see <see cref="Parse(string, string, IReadOnlyList{string})"/>).
+    /// </summary>
+    /// <param name="path">The path of the YAML file.</param>
+    /// <param name="overrides">Overrides as the command line's <c>--set</c> takes them: <c>section.key=value</c>.</param>
+    /// <returns>The validated definition.</returns>
+    /// <exception cref="PipelineFileException">The file or an override has problems; every one is listed with its key path.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static PipelineDefinition Load(string path, IReadOnlyList<string> overrides)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return Parse(File.ReadAllText(path), path);
+        ArgumentNullException.ThrowIfNull(overrides);
+        return Parse(File.ReadAllText(path), path, overrides);
     }
 
     /// <summary>Reads and validates the pipeline YAML in <paramref name="yaml"/>.</summary>
@@ -43,16 +55,35 @@ public sealed class PipelineDefinition
     /// <param name="origin">Where the text came from, for the exception's message.</param>
     /// <returns>The validated definition.</returns>
     /// <exception cref="PipelineFileException">The text has problems; every one is listed with its key path.</exception>
-    public static PipelineDefinition Parse(string yaml, string origin = "(text)")
+    public static PipelineDefinition Parse(string yaml, string origin = "(text)") => Parse(yaml, origin, []);
+
+    /// <summary>
+    /// Reads the pipeline YAML in <paramref name="yaml"/>, applies <paramref name="overrides"/> to it, then validates
+    /// the result as if the file said so: the same checks, the same key paths. Each override is
+    /// <c>section.key=value</c> (<c>sink.wire-format=insert</c>, <c>pipeline.parallelism=4</c>); it sets the key, or
+    /// adds it (and the section) when absent; an empty value removes the key's value. The key is everything after the
+    /// section's dot, so <c>sink.type-mapping.json=text</c> sets <c>type-mapping.json</c>. An override without
+    /// <c>=</c>, without a key, or naming a section other than source, sink and pipeline is a problem named
+    /// <c>--set &lt;override&gt;</c>; a problem with an overridden value says it comes from <c>--set</c>.
+    /// </summary>
+    /// <param name="yaml">The text of a pipeline file.</param>
+    /// <param name="origin">Where the text came from, for the exception's message.</param>
+    /// <param name="overrides">The overrides, applied in order (a later one for the same key wins).</param>
+    /// <returns>The validated definition.</returns>
+    /// <exception cref="PipelineFileException">The text or an override has problems; every one is listed with its key path.</exception>
+    public static PipelineDefinition Parse(string yaml, string origin, IReadOnlyList<string> overrides)
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(origin);
+        ArgumentNullException.ThrowIfNull(overrides);
         var problems = new List<PipelineProblem>();
         var root = ReadRoot(yaml, problems);
         if (root is null)
         {
             throw new PipelineFileException(origin, problems);
         }
+
+        var overridden = PipelineOverrides.Apply(root, overrides, problems);
 
         var sections = new Dictionary<string, YamlMappingNode?>(StringComparer.Ordinal);
         foreach (var (key, value) in root.Children)
@@ -90,7 +121,7 @@ public sealed class PipelineDefinition
         var pipeline = ReadPipeline(new PipelineSection("pipeline", sections.GetValueOrDefault("pipeline"), problems));
         if (problems.Count > 0)
         {
-            throw new PipelineFileException(origin, problems);
+            throw new PipelineFileException(origin, PipelineOverrides.Mark(problems, overridden));
         }
 
         return new PipelineDefinition(source!, sink!, pipeline);

@@ -207,6 +207,14 @@ internal sealed class PipelineSection
             }
 
             var reason = notUsed.GetValueOrDefault(key) ?? notUsedByPrefix(key);
+            var flat = _read.Where(k => k.StartsWith(key + ".", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+            if (reason is null && _values[key] is YamlMappingNode && flat.Count > 0)
+            {
+                Problem(PathOf(key), $"is written as a nested mapping; write its keys flat on one line each, as Flink CDC does " +
+                    $"(such as '{flat[0]}: ...'). Accepted: {string.Join(", ", flat)}.");
+                continue;
+            }
+
             Problem(PathOf(key), reason is not null
                 ? $"is a Flink CDC option that dsql-sync does not use ({reason}); remove it."
                 : $"is not a key of '{Name}:'. Accepted keys: {string.Join(", ", _read.Order(StringComparer.Ordinal))}.");

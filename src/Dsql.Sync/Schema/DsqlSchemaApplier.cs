@@ -3,7 +3,7 @@ using System.Data.Common;
 namespace Dsql.Sync.Schema;
 
 /// <summary>Runs DDL steps on DSQL: each statement alone (its own transaction), waiting for each asynchronous job.</summary>
-public static class DsqlSchemaApplier
+public static partial class DsqlSchemaApplier
 {
     /// <summary>
     /// Runs the steps of <paramref name="phase"/> in order on <paramref name="connection"/> (open, not in a transaction).
