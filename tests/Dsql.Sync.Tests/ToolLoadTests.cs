@@ -232,43 +232,22 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
 
     private Task<ConnectorHarness?> HarnessAsync() => Task.FromResult(emulator.Harness);
 
-    private async Task<string> WritePipelineAsync(string database, string[] tables, string name, string extraSinkKeys = "")
-    {
-        var harness = emulator.Harness!;
-        var direct = new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString);
-        string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(file, $"""
-            source:
-              type: postgres
-              hostname: {direct.Host}
-              port: {direct.Port}
-              username: {direct.Username}
-              password: "{direct.Password}"
-              database-name: {database}
-              schema-name: public
-              table-name: {string.Join(",", tables)}
-            sink:
-              type: dsql
-              host: {harness.Endpoint.Host}
-              port: {harness.Endpoint.Port}
-              host-address: 127.0.0.1
-              root-certificate: {harness.Endpoint.CaCertificatePath}
-              parallelism: 2
-            {extraSinkKeys}pipeline:
-              name: tool-test-{name}-{Guid.NewGuid():N}
-              parallelism: 2
-            """);
-        return file;
-    }
+    private readonly ToolTestSource _source = new(backend);
+
+    private Task<string> WritePipelineAsync(string database, string[] tables, string name, string extraSinkKeys = "")
+        => _source.WritePipelineAsync(emulator.Harness!.Endpoint, database, string.Join(",", tables), $"tool-test-{name}-{Guid.NewGuid():N}", extraSinkKeys);
+
+    private Task<NpgsqlConnection> OpenSourceAsync(string database) => _source.OpenAsync(database);
+
+    private Task<object?[]> SourceChecksumAsync(string database, string table)
+        => _source.SourceRowAsync(database, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table));
+
+    private static Task<object?[]> TargetChecksumAsync(DsqlDataSource target, string table)
+        => ToolTestSource.TargetRowAsync(target, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table));
 
     private async Task<(string Database, string Orders, string Items)> CreateSourceAsync(int rows)
     {
-        string database = EmulatorConnections.UniqueName("tool_source");
-        await using (var admin = backend.OpenDirect())
-        {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", admin);
-            await create.ExecuteNonQueryAsync();
-        }
+        string database = await _source.CreateDatabaseAsync("tool_source");
         string orders = EmulatorConnections.UniqueName("orders");
         string items = EmulatorConnections.UniqueName("items");
         await using var connection = await OpenSourceAsync(database);
@@ -283,34 +262,6 @@ public sealed class ToolLoadTests(BackendFixture backend, BulkTestEmulator emula
             """, connection);
         await ddl.ExecuteNonQueryAsync();
         return (database, orders, items);
-    }
-
-    private async Task<NpgsqlConnection> OpenSourceAsync(string database)
-    {
-        var settings = new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString) { Database = database, Pooling = false };
-        var connection = new NpgsqlConnection(settings.ConnectionString);
-        await connection.OpenAsync();
-        return connection;
-    }
-
-    private async Task<object?[]> SourceChecksumAsync(string database, string table)
-    {
-        await using var connection = await OpenSourceAsync(database);
-        return await ReadRowAsync(connection, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table), CancellationToken.None);
-    }
-
-    private static Task<object?[]> TargetChecksumAsync(DsqlDataSource target, string table)
-        => target.ExecuteInTransactionAsync((connection, token) =>
-            ReadRowAsync(connection, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table), token));
-
-    private static async Task<object?[]> ReadRowAsync(NpgsqlConnection connection, string sql, CancellationToken token)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync(token);
-        Assert.True(await reader.ReadAsync(token));
-        var values = new object?[reader.FieldCount];
-        reader.GetValues(values!);
-        return values;
     }
 
     private static Task<long> CountTablesAsync(DsqlDataSource target, string orders, string items)

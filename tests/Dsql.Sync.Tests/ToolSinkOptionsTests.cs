@@ -166,75 +166,18 @@ public sealed class ToolSinkOptionsTests(BackendFixture backend, BulkTestEmulato
         return new ToolRun(code, output.ToString(), error.ToString());
     }
 
-    private async Task<string> WritePipelineAsync(string database, string table, string extraSinkKeys)
-    {
-        var harness = emulator.Harness!;
-        var direct = new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString);
-        string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(file, $"""
-            source:
-              type: postgres
-              hostname: {direct.Host}
-              port: {direct.Port}
-              username: {direct.Username}
-              password: "{direct.Password}"
-              database-name: {database}
-              schema-name: public
-              table-name: {table}
-            sink:
-              type: dsql
-              host: {harness.Endpoint.Host}
-              port: {harness.Endpoint.Port}
-              host-address: 127.0.0.1
-              root-certificate: {harness.Endpoint.CaCertificatePath}
-              parallelism: 2
-            {extraSinkKeys}pipeline:
-              name: sink-options-{Guid.NewGuid():N}
-            """);
-        return file;
-    }
+    private ToolTestSource Source => new(backend);
 
-    private async Task<string> CreateDatabaseAsync()
-    {
-        string database = EmulatorConnections.UniqueName("cfg_source");
-        await using var admin = backend.OpenDirect();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", admin);
-        await create.ExecuteNonQueryAsync();
-        return database;
-    }
+    private Task<string> WritePipelineAsync(string database, string table, string extraSinkKeys)
+        => Source.WritePipelineAsync(emulator.Harness!.Endpoint, database, table, $"sink-options-{Guid.NewGuid():N}", extraSinkKeys);
 
-    private async Task ExecuteOnSourceAsync(string database, string sql)
-    {
-        await using var connection = await OpenSourceAsync(database);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
+    private Task<string> CreateDatabaseAsync() => Source.CreateDatabaseAsync("cfg_source");
 
-    private async Task<NpgsqlConnection> OpenSourceAsync(string database)
-    {
-        var settings = new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString) { Database = database, Pooling = false };
-        var connection = new NpgsqlConnection(settings.ConnectionString);
-        await connection.OpenAsync();
-        return connection;
-    }
+    private Task ExecuteOnSourceAsync(string database, string sql) => Source.ExecuteAsync(database, sql);
 
-    private async Task<object?[]> SourceChecksumAsync(string database, string table)
-    {
-        await using var connection = await OpenSourceAsync(database);
-        return await ReadRowAsync(connection, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table), CancellationToken.None);
-    }
+    private Task<object?[]> SourceChecksumAsync(string database, string table)
+        => Source.SourceRowAsync(database, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table));
 
     private static Task<object?[]> TargetChecksumAsync(DsqlDataSource target, string table)
-        => target.ExecuteInTransactionAsync((connection, token) =>
-            ReadRowAsync(connection, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table), token));
-
-    private static async Task<object?[]> ReadRowAsync(NpgsqlConnection connection, string sql, CancellationToken token)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync(token);
-        Assert.True(await reader.ReadAsync(token));
-        var values = new object?[reader.FieldCount];
-        reader.GetValues(values!);
-        return values;
-    }
+        => ToolTestSource.TargetRowAsync(target, string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table));
 }

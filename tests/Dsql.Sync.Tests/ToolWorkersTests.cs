@@ -22,21 +22,17 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
     public async Task Three_processes_share_a_load_and_one_killed_mid_slice_is_taken_over_with_nothing_lost_or_doubled()
     {
         var target = await emulator.DataSourceAsync(backend);
-        string database = EmulatorConnections.UniqueName("workers_source");
+        var sources = new ToolTestSource(backend);
+        string database = await sources.CreateDatabaseAsync("workers_source");
         string orders = EmulatorConnections.UniqueName("orders"), notes = EmulatorConnections.UniqueName("notes");
-        await using (var admin = backend.OpenDirect())
-        {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-        await ExecuteOnSourceAsync(database, $"""
+        await sources.ExecuteAsync(database, $"""
             CREATE TABLE {orders} (id int PRIMARY KEY, name text NOT NULL, amount numeric(12,2));
             INSERT INTO {orders} SELECT g, 'order number ' || g, g * 0.25 FROM generate_series(1, {Orders}) g;
             CREATE TABLE {notes} (id int, body text);
             INSERT INTO {notes} SELECT g % 100, 'a note without a key ' || g FROM generate_series(1, {Notes}) g;
             """);
         string job = "workers-" + Guid.NewGuid().ToString("N");
-        string file = await WritePipelineAsync(database, [orders, notes], job);
+        string file = await sources.WritePipelineAsync(emulator.Harness!.Endpoint, database, $"{orders},{notes}", job, sinkParallelism: 1);
         var workers = new List<ToolProcess>();
         try
         {
@@ -72,7 +68,7 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
 
             foreach (string table in new[] { orders, notes })
             {
-                await using var source = await OpenSourceAsync(database);
+                await using var source = await sources.OpenAsync(database);
                 Assert.Equal(await ChecksumAsync(source, table), await target.ExecuteInTransactionAsync((c, _) => ChecksumAsync(c, table)));
             }
             Assert.Equal((long)Orders, await BulkTestEmulator.ScalarAsync<long>(target, $"SELECT count(DISTINCT id) FROM {orders}"));
@@ -115,49 +111,6 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
             command.Parameters.Add(new NpgsqlParameter { Value = job });
             return (string?)await command.ExecuteScalarAsync(token);
         }, new DsqlTransactionOptions { ReadOnly = true });
-
-    private async Task<string> WritePipelineAsync(string database, string[] tables, string job)
-    {
-        var endpoint = emulator.Harness!.Endpoint;
-        var direct = new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString);
-        string file = Path.Combine(Path.GetTempPath(), $"pipeline-{job}.yaml");
-        await File.WriteAllTextAsync(file, $"""
-            source:
-              type: postgres
-              hostname: {direct.Host}
-              port: {direct.Port}
-              username: {direct.Username}
-              password: "{direct.Password}"
-              database-name: {database}
-              schema-name: public
-              table-name: {string.Join(",", tables)}
-            sink:
-              type: dsql
-              host: {endpoint.Host}
-              port: {endpoint.Port}
-              host-address: 127.0.0.1
-              root-certificate: {endpoint.CaCertificatePath}
-              parallelism: 1
-            pipeline:
-              name: {job}
-              parallelism: 2
-            """);
-        return file;
-    }
-
-    private async Task ExecuteOnSourceAsync(string database, string sql)
-    {
-        await using var connection = await OpenSourceAsync(database);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private async Task<NpgsqlConnection> OpenSourceAsync(string database)
-    {
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString) { Database = database, Pooling = false }.ConnectionString);
-        await connection.OpenAsync();
-        return connection;
-    }
 
     /// <summary>Row count and order-independent sums over every column: equal on both sides only when the same rows are there, each once.</summary>
     private static async Task<string> ChecksumAsync(NpgsqlConnection connection, string table)
