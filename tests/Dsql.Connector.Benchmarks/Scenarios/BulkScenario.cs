@@ -29,7 +29,7 @@ internal static class BulkScenario
 
     public static async Task<ScenarioResult> RunAsync(LabSettings settings)
     {
-        int rows = settings.Quick ? 100_000 : 1_000_000;
+        int rows = settings.Quick ? 300_000 : 1_000_000;
         (int small, int large) = settings.Quick ? (50_000, 200_000) : (100_000, 1_000_000);
         var result = new ScenarioResult
         {
@@ -77,13 +77,13 @@ internal static class BulkScenario
         {
             var run = new Run(p);
             settings.Log($"bulk: parallelism {p}: raw COPY");
-            run.Raw = await TimedAsync(connector, raw, rows, raw, () => RawCopyAsync(raw, rows, p));
+            run.RawRun = await TimedAsync(lab, connector, raw, rows, raw, () => RawCopyAsync(raw, rows, p));
             settings.Log($"bulk: parallelism {p}: writer, BinaryCopy");
-            run.Copy = await TimedAsync(connector, raw, rows, connector, async () => run.CopyProgress = await WriterAsync(connector, rows, p, BulkWireFormat.BinaryCopy));
+            run.CopyRun = await TimedAsync(lab, connector, raw, rows, connector, async () => run.CopyProgress = await WriterAsync(connector, rows, p, BulkWireFormat.BinaryCopy));
             settings.Log($"bulk: parallelism {p}: writer, MultiRowInsert");
-            run.Insert = await TimedAsync(connector, raw, rows, connector, async () => run.InsertProgress = await WriterAsync(connector, rows, p, BulkWireFormat.MultiRowInsert));
+            run.InsertRun = await TimedAsync(lab, connector, raw, rows, connector, async () => run.InsertProgress = await WriterAsync(connector, rows, p, BulkWireFormat.MultiRowInsert));
             settings.Log($"bulk: parallelism {p}: loader-style baseline");
-            run.Loader = await TimedAsync(connector, raw, rows, connector, () => LoaderAsync(bare, rows, p));
+            run.LoaderRun = await TimedAsync(lab, connector, raw, rows, connector, () => LoaderAsync(bare, rows, p));
             settings.Log(string.Create(CultureInfo.InvariantCulture, $"bulk: parallelism {p}: raw {run.Raw:0} / copy {run.Copy:0} / insert {run.Insert:0} / loader {run.Loader:0} rows/s"));
             runs.Add(run);
         }
@@ -134,6 +134,13 @@ internal static class BulkScenario
                 Rate(r.Loader),
                 Ratio(r.Copy / r.Loader),
             ]).ToArray()));
+        result.Details.Add(new DetailTable("CPU time per 1,000 rows: the lab's process (the client) / the emulator's process (PostgreSQL's own is not counted)",
+            ["parallelism", "raw COPY", "writer, BinaryCopy", "writer, MultiRowInsert", "loader-style baseline"],
+            runs.Select(r => (IReadOnlyList<string>)
+            [
+                r.Parallelism.ToString(CultureInfo.InvariantCulture),
+                Cpu(r.RawRun), Cpu(r.CopyRun), Cpu(r.InsertRun), Cpu(r.LoaderRun),
+            ]).ToArray()));
         result.Details.Add(new DetailTable("Writer child processes (BinaryCopy, parallelism 4)",
             ["rows", "rows/s", "peak working set (VmHWM)", "managed heap at the end", "GC collections (gen0 / gen1 / gen2)"],
             [Child(small, smallChild), Child(large, largeChild)]));
@@ -143,6 +150,9 @@ internal static class BulkScenario
     }
 
     private static string Rate(double rowsPerSecond) => rowsPerSecond.ToString("#,0", CultureInfo.InvariantCulture);
+
+    private static string Cpu(Measured m)
+        => string.Create(CultureInfo.InvariantCulture, $"{m.ClientCpuMs:0.0} / {m.EmulatorCpuMs:0.0} ms");
 
     private static string Ratio(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture);
 
@@ -162,23 +172,40 @@ internal static class BulkScenario
     private sealed class Run(int parallelism)
     {
         public int Parallelism { get; } = parallelism;
-        public double Raw { get; set; }
-        public double Copy { get; set; }
-        public double Insert { get; set; }
-        public double Loader { get; set; }
+        public Measured RawRun { get; set; }
+        public Measured CopyRun { get; set; }
+        public Measured InsertRun { get; set; }
+        public Measured LoaderRun { get; set; }
+        public double Raw => RawRun.RowsPerSecond;
+        public double Copy => CopyRun.RowsPerSecond;
+        public double Insert => InsertRun.RowsPerSecond;
+        public double Loader => LoaderRun.RowsPerSecond;
         public BulkProgress? CopyProgress { get; set; }
         public BulkProgress? InsertProgress { get; set; }
     }
 
-    /// <summary>Recreates the target tables, runs <paramref name="load"/>, counts the rows where they were written; rows per second.</summary>
-    private static async Task<double> TimedAsync(DsqlDataSource connector, NpgsqlDataSource raw, int rows, object target, Func<Task> load)
+    /// <summary>What one load measured: rows per second, and CPU time per 1,000 rows of the lab's process and of the emulator's.</summary>
+    private readonly record struct Measured(double RowsPerSecond, double ClientCpuMs, double EmulatorCpuMs);
+
+    /// <summary>Recreates the target tables, runs <paramref name="load"/>, counts the rows where they were written.</summary>
+    private static async Task<Measured> TimedAsync(LabEndpoint lab, DsqlDataSource connector, NpgsqlDataSource raw, int rows, object target, Func<Task> load)
     {
         await RecreateAsync(connector, raw);
+        using var self = Process.GetCurrentProcess();
+        using var emulator = Process.GetProcessById(lab.ProcessId);
+        var clientBefore = self.TotalProcessorTime;
+        var emulatorBefore = emulator.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         await load();
         double seconds = clock.Elapsed.TotalSeconds;
+        self.Refresh();
+        emulator.Refresh();
+        double perThousand = 1000.0 / rows;
+        var measured = new Measured(rows / seconds,
+            (self.TotalProcessorTime - clientBefore).TotalMilliseconds * perThousand,
+            (emulator.TotalProcessorTime - emulatorBefore).TotalMilliseconds * perThousand);
         await VerifyCountAsync(ReferenceEquals(target, raw) ? raw : null, connector, rows);
-        return rows / seconds;
+        return measured;
     }
 
     private static async Task VerifyCountAsync(NpgsqlDataSource? raw, DsqlDataSource connector, long expected)
