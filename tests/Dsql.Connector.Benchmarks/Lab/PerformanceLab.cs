@@ -48,6 +48,7 @@ internal static class PerformanceLab
                 "storm" => await StormScenario.RunAsync(settings),
                 "contention" => await ContentionScenario.RunAsync(settings),
                 "efcore" => await EfCoreScenario.RunAsync(settings),
+                "bulk" => await BulkScenario.RunAsync(settings),
                 "soak" => await SoakScenario.RunAsync(settings),
                 _ => throw new ArgumentOutOfRangeException(nameof(id), id, "not a harness scenario"),
             };
