@@ -36,11 +36,15 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
         var workers = new List<ToolProcess>();
         try
         {
-            // Slices of 100 pages (about 9,000 rows of orders, four chunks): a worker is inside a slice most of the time.
-            for (int i = 0; i < 3; i++) workers.Add(ToolProcess.Start(file, $"w{i}", "--lease", "3", "--slice-pages", "100"));
+            // Slices of 50 pages (about 4,500 rows of orders) in chunks of 100 rows: a worker is inside a slice most of
+            // the time. w0 starts first, so that it certainly has work when the other two join.
+            string[] options = ["--lease", "3", "--slice-pages", "50", "--set", "sink.chunk.max-rows=100"];
+            var victim = ToolProcess.Start(file, "w0", options);
+            workers.Add(victim);
+            await victim.WaitForOutputAsync("joins", TimeSpan.FromSeconds(60));
+            for (int i = 1; i < 3; i++) workers.Add(ToolProcess.Start(file, $"w{i}", options));
 
-            // Kill w0 once it holds a slice with a committed chunk and more to write.
-            var victim = workers[0];
+            // Kill w0 once it holds a slice with a committed chunk and many more to write.
             string? held = null;
             using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
             {
@@ -101,13 +105,13 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
         }
     }
 
-    /// <summary>A slice step some worker of w0 holds, whose checkpoint has a chunk, in a table where more is left.</summary>
+    /// <summary>A slice that a worker of w0 holds with 1 to 15 of its chunks committed (a slice of orders has about 45).</summary>
     private static Task<string?> HeldSliceWithCommittedChunkAsync(DsqlDataSource target, string job)
         => target.ExecuteInTransactionAsync(async (connection, token) =>
         {
             await using var command = new NpgsqlCommand(
                 "SELECT j.step FROM dsql_sync_jobs j JOIN dsql_sync_checkpoints c ON c.job_id = j.job_id || ':' || j.step " +
-                "WHERE j.job_id = $1 AND j.state = 'running' AND j.owner LIKE 'w0/%' GROUP BY j.step HAVING count(*) BETWEEN 1 AND 2 LIMIT 1", connection);
+                "WHERE j.job_id = $1 AND j.state = 'running' AND j.owner LIKE 'w0/%' GROUP BY j.step HAVING count(*) BETWEEN 1 AND 15 LIMIT 1", connection);
             command.Parameters.Add(new NpgsqlParameter { Value = job });
             return (string?)await command.ExecuteScalarAsync(token);
         }, new DsqlTransactionOptions { ReadOnly = true });
@@ -169,6 +173,17 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
             if (line is null) return;
             // Each line with its time since the start, for reading a failure.
             lock (_output) _output.Append(CultureInfo.InvariantCulture, $"[{_clock.Elapsed.TotalSeconds:0.00}] ").Append(line).Append('\n');
+        }
+
+        /// <summary>Waits until a line of the output contains <paramref name="text"/>.</summary>
+        public async Task WaitForOutputAsync(string text, TimeSpan limit)
+        {
+            var clock = Stopwatch.StartNew();
+            while (!Output.Contains(text, StringComparison.Ordinal))
+            {
+                if (_process.HasExited || clock.Elapsed > limit) throw new TimeoutException($"{Name} did not print '{text}':\n{Output}");
+                await Task.Delay(20);
+            }
         }
 
         /// <summary>SIGKILL: no chance to give its steps back.</summary>
