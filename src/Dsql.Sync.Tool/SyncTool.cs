@@ -218,7 +218,13 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
         hooks.ConfigureWriter?.Invoke(options);
         var writer = new DsqlBulkWriter(context.Sink, options);
         await using var connection = await context.Source.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(select, connection);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        if (context.SourceSnapshot is { } snapshot)
+        {
+            await using var use = new NpgsqlCommand("SET TRANSACTION SNAPSHOT " + SqlLiteral(snapshot), connection, transaction);
+            await use.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var command = new NpgsqlCommand(select, connection, transaction);
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         return await writer.WriteAsync(reader, progress, cancellationToken);
     }
@@ -266,6 +272,8 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
         }
         return false;
     }
+
+    private static string SqlLiteral(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 
     private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 

@@ -13,8 +13,18 @@ namespace Dsql.Sync.Tool;
 internal sealed class TargetTableMismatchException() : Exception("A target table exists and differs from its mapping.");
 
 /// <summary>What every worker of one load shares.</summary>
+/// <param name="Pipeline">The pipeline file.</param>
+/// <param name="Mapping">The source schema mapped to DSQL.</param>
+/// <param name="Source">The source database.</param>
+/// <param name="Sink">The target.</param>
+/// <param name="Job">The job's table.</param>
+/// <param name="Checkpoint">The chunk checkpoints.</param>
+/// <param name="SourceSnapshot">
+/// A snapshot exported by the source (the replication slot's, when <c>run</c> begins change capture): every slice
+/// reads it, so the load holds exactly what committed before the slot's start. Null: each slice reads the source as it is.
+/// </param>
 internal sealed record JobContext(PipelineDefinition Pipeline, SchemaMapping Mapping, NpgsqlDataSource Source, DsqlDataSource Sink,
-    LoadJob Job, DsqlTableCheckpoint Checkpoint);
+    LoadJob Job, DsqlTableCheckpoint Checkpoint, string? SourceSnapshot = null);
 
 /// <summary>The job half of <c>load</c>: this process's workers claim steps from the job table until the job is done.</summary>
 internal sealed partial class PipelineLoad
