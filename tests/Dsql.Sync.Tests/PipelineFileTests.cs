@@ -253,7 +253,7 @@ public sealed class PipelineFileTests
     public void Flink_CDC_options_that_dsql_sync_does_not_use_are_refused_with_the_reason()
     {
         var ex = Refused(Minimal(("sink.batch-size", "1000"), ("sink.iam-role", "arn:aws:iam::1:role/x"),
-            ("source.slot.name", "flink"), ("source.scan.incremental.snapshot.chunk.size", "8096")) +
+            ("source.heartbeat.interval", "30s"), ("source.scan.incremental.snapshot.chunk.size", "8096")) +
             "route:\n  - source-table: a.b\n    sink-table: c.d\n");
 
         Assert.Equal(5, ex.Problems.Count);
@@ -261,6 +261,21 @@ public sealed class PipelineFileTests
             p => Assert.Contains("is a Flink CDC option that dsql-sync does not use", p.Message, StringComparison.Ordinal));
         Assert.Contains("default AWS chain", ex.Problems.Single(p => p.Path == "sink.iam-role").Message, StringComparison.Ordinal);
         Assert.Contains("does not use", ex.Problems.Single(p => p.Path == "route").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_change_capture_keys_are_read_and_checked()
+    {
+        var pipeline = PipelineDefinition.Parse(Minimal(("source.slot.name", "orders_slot"), ("source.publication.name", "Orders Pub"), ("source.decoding.plugin.name", "pgoutput")));
+
+        Assert.Equal("orders_slot", pipeline.Source.SlotName);
+        Assert.Equal("Orders Pub", pipeline.Source.PublicationName);
+        Assert.Null(PipelineDefinition.Parse(Minimal()).Source.SlotName);
+
+        var ex = Refused(Minimal(("source.slot.name", "Orders-Slot"), ("source.decoding.plugin.name", "decoderbufs")));
+
+        Assert.Equal(["source.slot.name", "source.decoding.plugin.name"], PathsOf(ex));
+        Assert.Contains("pgoutput", ex.Problems[1].Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,14 +6,12 @@ namespace Dsql.Sync.Pipeline;
 /// </summary>
 internal static class FlinkOnly
 {
-    private const string ChangeCapture = "it configures change capture; dsql-sync load copies a snapshot";
+    private const string ChangeCapture = "dsql-sync run manages change capture itself (slot.name, publication.name and decoding.plugin.name: pgoutput are its keys)";
     private const string SeedBatching = "the seed's change-event batching; dsql-sync sizes its chunks from DSQL's transaction limits";
 
     public static readonly IReadOnlyDictionary<string, string> Source = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["tables"] = "write the tables as schema-name and table-name",
-        ["slot.name"] = ChangeCapture,
-        ["decoding.plugin.name"] = ChangeCapture,
         ["changelog-mode"] = ChangeCapture,
         ["heartbeat.interval"] = ChangeCapture,
         ["server-time-zone"] = "timestamps are copied as PostgreSQL stores them",

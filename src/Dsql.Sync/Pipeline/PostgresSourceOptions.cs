@@ -12,9 +12,14 @@ public sealed class PostgresSourceOptions
     /// <summary>The default of <c>source.port</c>: PostgreSQL's port.</summary>
     public const int DefaultPort = 5432;
 
+    /// <summary>The only logical decoding plugin dsql-sync reads: PostgreSQL's built-in <c>pgoutput</c>.</summary>
+    public const string DecodingPlugin = "pgoutput";
+
     internal PostgresSourceOptions(string? name, string hostname, int port, string username, string? password,
-        string databaseName, TableSelection tables)
+        string databaseName, TableSelection tables, string? slotName = null, string? publicationName = null)
     {
+        SlotName = slotName;
+        PublicationName = publicationName;
         Name = name;
         Hostname = hostname;
         Port = port;
@@ -44,6 +49,15 @@ public sealed class PostgresSourceOptions
 
     /// <summary><c>source.schema-name</c> and <c>source.table-name</c>: the tables to load.</summary>
     public TableSelection Tables { get; }
+
+    /// <summary>
+    /// <c>source.slot.name</c>: the logical replication slot <c>dsql-sync run</c> reads changes from, or null for the
+    /// default (<c>dsql_sync_</c> and the pipeline's name).
+    /// </summary>
+    public string? SlotName { get; }
+
+    /// <summary><c>source.publication.name</c>: the publication of the selected tables, or null for the default (the slot's name).</summary>
+    public string? PublicationName { get; }
 
     /// <summary>The Npgsql connection string that reaches the source database.</summary>
     /// <returns>Host, port, database, username and password (when given), with Application Name <c>dsql-sync</c>.</returns>

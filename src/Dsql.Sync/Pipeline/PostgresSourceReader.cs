@@ -20,11 +20,30 @@ internal static class PostgresSourceReader
         var database = section.Text("database-name", required: true, requiredBecause: "is required: the database that holds the tables.");
         var schemas = Patterns(section, "schema-name");
         var tables = Patterns(section, "table-name");
+        var slot = Identifier(section, "slot.name", "a replication slot name: lower-case letters, digits and underscores, at most 63");
+        var publication = Identifier(section, "publication.name", "a publication name: at most 63 characters");
+        var plugin = section.Text("decoding.plugin.name");
+        if (plugin is not null && plugin != PostgresSourceOptions.DecodingPlugin)
+        {
+            section.Refuse("decoding.plugin.name", plugin, "pgoutput (PostgreSQL's built-in plugin, the only one dsql-sync decodes)");
+        }
         section.RefuseUnread(FlinkOnly.Source, FlinkOnly.SourceByPrefix);
 
         return hostname is null || username is null || database is null || schemas is null || tables is null
             ? null
-            : new PostgresSourceOptions(name, hostname, port, username, password, database, new TableSelection(schemas, tables));
+            : new PostgresSourceOptions(name, hostname, port, username, password, database, new TableSelection(schemas, tables), slot, publication);
+    }
+
+    private static string? Identifier(PipelineSection section, string key, string expectation)
+    {
+        var value = section.Text(key);
+        bool slot = key == "slot.name";
+        if (value is not null && (value.Length is 0 or > 63 || (slot && !value.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_'))))
+        {
+            section.Refuse(key, value, expectation);
+            return null;
+        }
+        return value;
     }
 
     private static List<string>? Patterns(PipelineSection section, string key)
