@@ -44,30 +44,37 @@ public sealed partial class DsqlChangeApplier
             if (transaction.CommitLsn < _lastLsn)
                 throw new ArgumentException($"The stream went back from {ChangePosition.Lsn(_lastLsn)} to {ChangePosition.Lsn(transaction.CommitLsn)}: source transactions must come in commit order.", "stream");
             _lastLsn = transaction.CommitLsn;
-            bool added = false;
             for (int i = 0; i < transaction.Changes.Count; i++)
             {
                 if (Position.Covers(transaction.CommitLsn, i)) continue;
                 var change = transaction.Changes[i];
-                var statements = await StatementsForAsync(change.Table, transaction, i).ConfigureAwait(false);
-                if (change.Kind == ChangeKind.Truncate)
+                ChangeStatements statements;
+                Item item;
+                try
                 {
-                    await FlushAsync().ConfigureAwait(false);
-                    await TruncateAsync(new Item(transaction, i, change, statements, [], 0, 0)).ConfigureAwait(false);
-                    continue;
+                    statements = await StatementsForAsync(change.Table, transaction, i).ConfigureAwait(false);
+                    if (change.Kind == ChangeKind.Truncate)
+                    {
+                        await FlushAsync().ConfigureAwait(false);
+                        await TruncateAsync(new Item(transaction, i, change, statements, [], 0, 0)).ConfigureAwait(false);
+                        continue;
+                    }
+                    item = Prepare(transaction, i, change, statements);
                 }
-                var item = Prepare(transaction, i, change, statements);
+                catch (ChangeApplyException)
+                {
+                    // Stop at the change: what came before it is committed, so the stored position names it.
+                    await FlushAsync().ConfigureAwait(false);
+                    throw;
+                }
                 if (Pending.Count > 0 && (Pending.Count >= _options.MaxChangesPerTransaction || _rows + item.Rows > MaxRows || _bytes + item.Bytes > MaxBytes))
                     await FlushAsync().ConfigureAwait(false);
                 Pending.Add(item);
                 _rows += item.Rows;
                 _bytes += item.Bytes;
-                added = true;
             }
             // A transaction with nothing (left) to apply still moves the position, so the source can be told.
-            if (!added && !Position.Covers(transaction.CommitLsn, Math.Max(transaction.Changes.Count - 1, 0)))
-                Pending.Add(new Item(transaction, transaction.Changes.Count, null, null, [], 0, 0));
-            else if (!added && transaction.Changes.Count == 0 && (transaction.CommitLsn > Position.CommitLsn))
+            if (transaction.Changes.Count == 0 && !Position.Covers(transaction.CommitLsn, 0))
                 Pending.Add(new Item(transaction, 0, null, null, [], 0, 0));
             if (Pending.Count >= _options.MaxChangesPerTransaction) await FlushAsync().ConfigureAwait(false);
         }
