@@ -186,6 +186,33 @@ public sealed class ChangeApplierTests(BackendFixture backend, BulkTestEmulator 
     }
 
     [Fact]
+    public async Task A_second_applier_of_the_same_pipeline_is_detected_before_it_writes()
+    {
+        var (dataSource, table, t) = await PeopleAsync();
+        string positions = EmulatorConnections.UniqueName("positions");
+        var first = Applier(dataSource, "twice", o => o.PositionTable = positions);
+        await first.EnsureCreatedAsync();
+        var second = Applier(dataSource, "twice", o => o.PositionTable = positions);
+
+        var committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        async IAsyncEnumerable<SourceTransaction> Interleaved()
+        {
+            yield return Transaction(10, Insert(t, 1, "by first", null));
+            // Once the first applier has committed that, the second one moves the pipeline on.
+            await committed.Task;
+            await second.ApplyAsync(Stream([Transaction(20, Insert(t, 2, "by second", null))]));
+            yield return Transaction(30, Update(t, [2, "overwritten", null]));
+        }
+
+        var error = await Assert.ThrowsAsync<ChangeApplyException>(() => first.ApplyAsync(Interleaved(), (_, _) => { committed.TrySetResult(); return default; }));
+
+        Assert.Contains("another applier", error.Message);
+        Assert.Equal(new ChangePosition(20, 1, true), await first.GetPositionAsync());
+        Assert.Equal(Sorted("1|by first|-", "2|by second|-"), await RowsAsync(dataSource, table));
+    }
+
+    [Fact]
     public void Options_are_checked_by_name()
     {
         var dataSource = (DsqlDataSource)null!;

@@ -215,6 +215,8 @@ public sealed partial class DsqlChangeApplier
                     {
                         attempts++;
                         started = Stopwatch.GetTimestamp();
+                        failedAt = -1;
+                        await CheckPositionAsync(connection, before, token).ConfigureAwait(false);
                         failedAt = 0;
                         await ExecuteAsync(connection, items, i => failedAt = i, token).ConfigureAwait(false);
                         failedAt = items.Count;
@@ -287,6 +289,7 @@ public sealed partial class DsqlChangeApplier
                 throw Refuse($"cannot apply Truncate: the DSQL table {statements.Target} has no primary key to delete its rows by in chunks.", item.Transaction, item.Index, item.Change, null);
             int chunk = Math.Min(_options.MaxChangesPerTransaction, MaxRows);
             var target = item.After;
+            var before = Position;
             while (true)
             {
                 bool done = false;
@@ -295,6 +298,7 @@ public sealed partial class DsqlChangeApplier
                     await applier._dataSource.ExecuteInTransactionAsync(async (connection, token) =>
                     {
                         done = false;
+                        await CheckPositionAsync(connection, before, token).ConfigureAwait(false);
                         await using var command = new NpgsqlCommand(statements.TruncateChunk(chunk), connection);
                         int deleted = await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
                         if (deleted < chunk)
@@ -352,6 +356,17 @@ public sealed partial class DsqlChangeApplier
                     throw;
                 }
             }
+        }
+
+        /// <summary>
+        /// The stored position must be the one this run last committed: otherwise another applier runs the pipeline
+        /// (and a retried batch would write over its work).
+        /// </summary>
+        private async Task CheckPositionAsync(NpgsqlConnection connection, ChangePosition expected, CancellationToken token)
+        {
+            var stored = await applier.ReadPositionAsync(connection, token).ConfigureAwait(false);
+            if (stored != expected)
+                throw new InvalidOperationException($"The stored position of pipeline {applier.PipelineId} is {stored}, not {expected} as this applier committed: another applier is running the same pipeline.");
         }
 
         private async Task WritePositionAsync(NpgsqlConnection connection, ChangePosition position, CancellationToken token)

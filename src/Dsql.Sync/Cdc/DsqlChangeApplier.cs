@@ -71,14 +71,17 @@ public sealed partial class DsqlChangeApplier
 
     /// <summary>The position stored for the pipeline, or <see cref="ChangePosition.Start"/> when none is.</summary>
     public async Task<ChangePosition> GetPositionAsync(CancellationToken cancellationToken = default)
-        => await _dataSource.ExecuteInTransactionAsync(async (connection, token) =>
-        {
-            await using var command = new NpgsqlCommand($"SELECT commit_lsn, applied, complete FROM {_positionTable} WHERE pipeline_id = $1", connection);
-            command.Parameters.Add(new NpgsqlParameter { Value = PipelineId });
-            await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
-            if (!await reader.ReadAsync(token).ConfigureAwait(false)) return ChangePosition.Start;
-            return new ChangePosition(unchecked((ulong)reader.GetInt64(0)), reader.GetInt32(1), reader.GetBoolean(2));
-        }, new DsqlTransactionOptions { ReadOnly = true, MaxRetries = _transactionOptions.MaxRetries, Timeout = _transactionOptions.Timeout }, cancellationToken).ConfigureAwait(false);
+        => await _dataSource.ExecuteInTransactionAsync(ReadPositionAsync,
+            new DsqlTransactionOptions { ReadOnly = true, MaxRetries = _transactionOptions.MaxRetries, Timeout = _transactionOptions.Timeout }, cancellationToken).ConfigureAwait(false);
+
+    private async Task<ChangePosition> ReadPositionAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        await using var command = new NpgsqlCommand($"SELECT commit_lsn, applied, complete FROM {_positionTable} WHERE pipeline_id = $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = PipelineId });
+        await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+        if (!await reader.ReadAsync(token).ConfigureAwait(false)) return ChangePosition.Start;
+        return new ChangePosition(unchecked((ulong)reader.GetInt64(0)), reader.GetInt32(1), reader.GetBoolean(2));
+    }
 
     /// <summary>
     /// Applies <paramref name="stream"/> from the stored position: changes the position covers are skipped, the others
