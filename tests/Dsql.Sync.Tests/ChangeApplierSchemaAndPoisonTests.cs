@@ -64,6 +64,27 @@ public sealed class ChangeApplierSchemaAndPoisonTests(BackendFixture backend, Bu
         Assert.Equal("id integer, name text, note text", await ColumnsAsync(dataSource, table));
     }
 
+    [Theory]
+    [InlineData("integer", "integer")]
+    [InlineData("numeric(12,2)", "numeric(12,2)")]
+    [InlineData("timestamp(3) with time zone", "timestamp(3) with time zone")]
+    [InlineData("character varying(20)", "character varying(20)")]
+    [InlineData("text[]", "jsonb")]
+    [InlineData("json", "jsonb")]
+    [InlineData("inet", "text")]
+    [InlineData("money", "numeric(20,2)")]
+    [InlineData("int4range", "text")]
+    [InlineData("numeric", null)]
+    [InlineData("pg_lsn", null)]
+    public void An_added_column_type_follows_the_bulk_mapping_rules(string source, string? expected)
+    {
+        var (type, reason) = Schema.TypeNameMapping.Map(source, new Schema.SchemaMappingOptions());
+        Assert.Equal(expected, type);
+        if (expected is null) Assert.Contains("SchemaMappingOptions.TypeRules", reason);
+        var numeric = new Schema.SchemaMappingOptions { TypeRules = { [Schema.TypeFamily.UnconstrainedNumeric] = Schema.TypeRule.Numeric } };
+        Assert.Equal("numeric(38,10)", Schema.TypeNameMapping.Map("numeric", numeric).Type);
+    }
+
     private static SourceTransaction[] WithPoison(ChangeTable t) =>
     [
         Transaction(10, Insert(t, 1, "ann", null)),
