@@ -64,6 +64,22 @@ public sealed class ChangeApplierSchemaAndPoisonTests(BackendFixture backend, Bu
         Assert.Equal("id integer, name text, note text", await ColumnsAsync(dataSource, table));
     }
 
+    [Fact]
+    public async Task A_change_over_a_DSQL_limit_is_dead_lettered_with_its_value_cut()
+    {
+        var (dataSource, table, t) = await PeopleAsync();
+        string deadLetters = EmulatorConnections.UniqueName("dead");
+        var applier = Applier(dataSource, "over-limit", o => { o.Poison = PoisonBehavior.DeadLetter; o.DeadLetterTable = deadLetters; });
+        await applier.EnsureCreatedAsync();
+        string huge = new('h', 11 * 1024 * 1024); // over DSQL's 10 MiB per transaction on its own
+
+        await applier.ApplyAsync(Stream([Transaction(10, Insert(t, 1, "ann", null), Insert(t, 2, "huge", huge), Insert(t, 3, "cy", null))]));
+
+        Assert.Equal(Sorted("1|ann|-", "3|cy|-"), await RowsAsync(dataSource, table));
+        var letter = Assert.Single(await RowsAsync(dataSource, deadLetters, "change_index, sql_state, (length(change_values) < 5000)"));
+        Assert.Equal("1|54000|true", letter);
+    }
+
     [Theory]
     [InlineData("integer", "integer")]
     [InlineData("numeric(12,2)", "numeric(12,2)")]
