@@ -268,12 +268,14 @@ public static partial class SchemaMapper
         {
             string quoted = SqlNames.Quote(columnName);
             var rule = options.RuleFor(family);
+            // The target type is shared with the change applier (columns added at the source); the expression is the loader's.
+            string targetType = TypeNameMapping.TargetType(family, rule, options) ?? "";
             (string Type, string Expression) target = rule switch
             {
-                TypeRule.Text => ("text", textForm ?? quoted + "::text"),
-                TypeRule.Jsonb => ("jsonb", family == TypeFamily.Json ? quoted + "::jsonb" : "to_jsonb(" + quoted + ")"),
-                TypeRule.Numeric when family == TypeFamily.Money => ("numeric(20,2)", quoted + "::numeric"),
-                TypeRule.Numeric => ($"numeric({options.UnconstrainedNumericPrecision.ToString(CultureInfo.InvariantCulture)},{options.UnconstrainedNumericScale.ToString(CultureInfo.InvariantCulture)})", quoted),
+                TypeRule.Text => (targetType, textForm ?? quoted + "::text"),
+                TypeRule.Jsonb => (targetType, family == TypeFamily.Json ? quoted + "::jsonb" : "to_jsonb(" + quoted + ")"),
+                TypeRule.Numeric when family == TypeFamily.Money => (targetType, quoted + "::numeric"),
+                TypeRule.Numeric => (targetType, quoted),
                 _ => ("", ""),
             };
 
