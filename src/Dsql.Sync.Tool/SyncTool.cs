@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Dsql.Connector;
 using Dsql.Sync.Bulk;
+using Dsql.Sync.Cdc;
 using Dsql.Sync.Pipeline;
 using Dsql.Sync.Schema;
 using Dsql.Sync.Tool.Jobs;
@@ -50,8 +51,15 @@ internal static class SyncTool
         load.Options.Add(worker);
         load.Options.Add(lease);
         load.Options.Add(slicePages);
-        var root = new RootCommand("dsql-sync: load PostgreSQL tables into Amazon Aurora DSQL.");
+        var run = new Command("run", "Capture the source's changes: create the replication slot, load the tables from its snapshot (sink.enable-full-load), then apply every committed change to DSQL until stopped (Ctrl+C).");
+        run.Arguments.Add(file);
+        run.Options.Add(set);
+        run.Options.Add(worker);
+        run.Options.Add(lease);
+        run.Options.Add(slicePages);
+        var root = new RootCommand("dsql-sync: load PostgreSQL tables into Amazon Aurora DSQL, and keep them in step with change capture.");
         root.Subcommands.Add(load);
+        root.Subcommands.Add(run);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -60,7 +68,8 @@ internal static class SyncTool
             await error.WriteLineAsync("Run with --help for the commands.");
             return BadInput;
         }
-        if (parse.Action is not null || parse.CommandResult.Command != load)
+        bool replicate = parse.CommandResult.Command == run;
+        if (parse.Action is not null || !(replicate || parse.CommandResult.Command == load))
         {
             return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
         }
@@ -74,7 +83,18 @@ internal static class SyncTool
         var loader = new PipelineLoad(output, error, hooks, settings);
         try
         {
-            return await loader.RunAsync(parse.GetValue(file)!, parse.GetValue(dryRun), parse.GetValue(set) ?? [], cancellationToken);
+            return await loader.RunAsync(parse.GetValue(file)!, !replicate && parse.GetValue(dryRun), parse.GetValue(set) ?? [], cancellationToken, replicate);
+        }
+        catch (ChangeSourceException ex)
+        {
+            await error.WriteLineAsync($"error: the source cannot stream changes: {ex.Message}");
+            return BadInput;
+        }
+        catch (ChangeApplyException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            await error.WriteLineAsync("Everything before it is applied; fix the cause (or set the pipeline to dead-letter such changes), then run again.");
+            return Failed;
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
@@ -107,7 +127,8 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
     /// <summary>Whether the run got as far as writing to the target.</summary>
     public bool Started { get; private set; }
 
-    public async Task<int> RunAsync(string path, bool dryRun, IReadOnlyList<string> overrides, CancellationToken cancellationToken)
+    /// <summary>Runs <c>load</c>, or with <paramref name="replicate"/> <c>run</c> (a full load from the slot's snapshot, then the change stream).</summary>
+    public async Task<int> RunAsync(string path, bool dryRun, IReadOnlyList<string> overrides, CancellationToken cancellationToken, bool replicate = false)
     {
         PipelineDefinition pipeline;
         try
@@ -170,6 +191,8 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
         hooks.ConfigureSink?.Invoke(builder);
         await using var sink = builder.Build();
         var clock = Stopwatch.StartNew();
+        string jobName = pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path);
+        if (replicate) return await ReplicateAsync(jobName, pipeline, mapping, source, sink, clock, cancellationToken);
 
         if (!pipeline.Sink.EnableFullLoad)
         {
@@ -183,20 +206,33 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
             return SyncTool.Ok;
         }
 
-        // Every process checks the tables that exist against its own mapping before it writes: one started with
-        // other type rules (another file, a --set) must not write into tables made by the first.
-        await using (var connection = await sink.OpenConnectionAsync(cancellationToken))
-        {
-            foreach (var table in mapping.Tables)
-                if (!await MatchesAsync(connection, table, cancellationToken)) return SyncTool.BadInput;
-        }
+        if (!await ExistingTablesMatchAsync(sink, mapping, cancellationToken)) return SyncTool.BadInput;
+        return await LoadTablesAsync(pipeline, mapping, source, sink, jobName, null, clock, cancellationToken);
+    }
+
+    /// <summary>
+    /// Every process checks the tables that exist against its own mapping before it writes: one started with other
+    /// type rules (another file, a --set) must not write into tables made by the first.
+    /// </summary>
+    private async Task<bool> ExistingTablesMatchAsync(DsqlDataSource sink, SchemaMapping mapping, CancellationToken cancellationToken)
+    {
+        await using var connection = await sink.OpenConnectionAsync(cancellationToken);
+        foreach (var table in mapping.Tables)
+            if (!await MatchesAsync(connection, table, cancellationToken)) return false;
+        return true;
+    }
+
+    /// <summary>Joins (or starts) load job <paramref name="jobId"/> and works on it until it is done.</summary>
+    private async Task<int> LoadTablesAsync(PipelineDefinition pipeline, SchemaMapping mapping, NpgsqlDataSource source, DsqlDataSource sink,
+        string jobId, string? snapshot, Stopwatch clock, CancellationToken cancellationToken)
+    {
         var checkpoint = new DsqlTableCheckpoint(sink);
         await LoadJob.RaceTolerantAsync(checkpoint.EnsureCreatedAsync, cancellationToken);
-        var job = new LoadJob(sink, pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path), TimeSpan.FromSeconds(settings.LeaseSeconds));
+        var job = new LoadJob(sink, jobId, TimeSpan.FromSeconds(settings.LeaseSeconds));
         await job.EnsureCreatedAsync(cancellationToken);
         var added = await job.RegisterAsync(mapping.Tables.Select(t => t.Schema + "." + t.Name).ToList(), cancellationToken);
         if (added.Count > 0) Line($"job {job.JobId}: the pipeline file now also selects {string.Join(", ", added)}, which the job had not planned: added to the job.");
-        return await RunJobAsync(new JobContext(pipeline, mapping, source, sink, job, checkpoint), clock, cancellationToken);
+        return await RunJobAsync(new JobContext(pipeline, mapping, source, sink, job, checkpoint, snapshot), clock, cancellationToken);
     }
 
     private async Task<BulkProgress> LoadSliceAsync(JobContext context, TableMapping table, JobStep slice, IProgress<BulkProgress> progress, CancellationToken cancellationToken)

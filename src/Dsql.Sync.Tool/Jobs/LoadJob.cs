@@ -124,6 +124,34 @@ internal sealed class LoadJob
             return added;
         }, cancellationToken: cancellationToken);
 
+    /// <summary>
+    /// Deletes the job's steps and its slices' chunk records in <paramref name="checkpointTable"/>, 1,000 rows a
+    /// transaction (DSQL's row limit), so that the job can start again from nothing.
+    /// </summary>
+    public async Task DeleteAsync(CancellationToken cancellationToken, string checkpointTable = Bulk.DsqlTableCheckpoint.DefaultTableName)
+    {
+        string checkpoints = "\"" + checkpointTable.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        string[] deletes =
+        [
+            $"DELETE FROM {checkpoints} WHERE (job_id, chunk) IN (SELECT job_id, chunk FROM {checkpoints} WHERE left(job_id, length($1) + 1) = $1 || ':' LIMIT 1000)",
+            $"DELETE FROM {_table} WHERE job_id = $1 AND step IN (SELECT step FROM {_table} WHERE job_id = $1 LIMIT 1000)",
+        ];
+        foreach (string sql in deletes)
+        {
+            int deleted;
+            do
+            {
+                deleted = await _sink.ExecuteInTransactionAsync(async (connection, token) =>
+                {
+                    await using var command = new NpgsqlCommand(sql, connection);
+                    command.Parameters.Add(new NpgsqlParameter { Value = JobId });
+                    return await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            while (deleted > 0);
+        }
+    }
+
     /// <summary>Every step of the job.</summary>
     public Task<IReadOnlyList<JobStep>> ReadAsync(CancellationToken cancellationToken)
         => _sink.ExecuteInTransactionAsync((connection, token) => ReadAsync(connection, token),

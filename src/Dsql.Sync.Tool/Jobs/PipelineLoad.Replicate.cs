@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using Dsql.Connector;
+using Dsql.Sync.Cdc;
+using Dsql.Sync.Pipeline;
+using Dsql.Sync.Schema;
+using Npgsql;
+
+namespace Dsql.Sync.Tool;
+
+/// <summary>
+/// <c>dsql-sync run</c>: the replication slot and its snapshot, the full load from that snapshot, then the change
+/// stream applied to DSQL until the process is stopped.
+/// </summary>
+internal sealed partial class PipelineLoad
+{
+    /// <summary>The slot's name when the file gives none: <c>dsql_sync_</c> and the pipeline's name in the characters a slot name allows.</summary>
+    public static string DefaultSlotName(string pipelineName)
+    {
+        var name = new string(pipelineName.ToLowerInvariant().Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') ? c : '_').ToArray());
+        name = "dsql_sync_" + name;
+        return name.Length > 63 ? name[..63] : name;
+    }
+
+    private async Task<int> ReplicateAsync(string name, PipelineDefinition pipeline, SchemaMapping mapping, NpgsqlDataSource source,
+        DsqlDataSource sink, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        if (mapping.Tables.FirstOrDefault(t => t.PrimaryKey.Count == 0) is { } keyless)
+        {
+            await error.WriteLineAsync($"error: {keyless.Schema}.{keyless.Name} has no primary key: its updates and deletes could not be applied on DSQL. " +
+                "Add a primary key at the source, or leave the table out of source.table-name.");
+            return SyncTool.BadInput;
+        }
+        if (!await ExistingTablesMatchAsync(sink, mapping, cancellationToken)) return SyncTool.BadInput;
+
+        string slot = pipeline.Source.SlotName ?? DefaultSlotName(name);
+        var sourceOptions = new PostgresChangeSourceOptions
+        {
+            ConnectionString = pipeline.Source.ToNpgsqlSettings().ConnectionString,
+            SlotName = slot,
+            PublicationName = pipeline.Source.PublicationName ?? slot,
+        };
+        foreach (var table in mapping.Tables) sourceOptions.Tables.Add(table.Schema + "." + table.Name);
+        await using var changes = new PostgresChangeSource(sourceOptions);
+        var applier = new DsqlChangeApplier(sink, new DsqlChangeApplierOptions
+        {
+            PipelineId = name,
+            TypeMapping = pipeline.Sink.LoadOptions.ToSchemaMappingOptions(),
+        });
+        await applier.EnsureCreatedAsync(cancellationToken);
+
+        // The load job belongs to the slot: a slot made again (dropped by hand) needs a full load of its own.
+        string jobId = name + ":" + slot;
+        await using (var start = await changes.SetUpAsync(cancellationToken))
+        {
+            if (start.SlotCreated)
+            {
+                Line($"source: created slot {slot} and publication {sourceOptions.PublicationName} at {ChangePosition.Lsn(start.StartLsn)}.");
+                if (pipeline.Sink.EnableFullLoad)
+                {
+                    if (await NonEmptyTableAsync(sink, mapping, cancellationToken) is { } loaded)
+                    {
+                        await error.WriteLineAsync($"error: the target table {loaded} holds rows, but the slot {slot} is new, so the full load starts again from its snapshot. " +
+                            $"Empty the target tables (or drop them), then run again. (The slot stays; to start over completely, also run SELECT pg_drop_replication_slot('{slot}') at the source.)");
+                        return SyncTool.BadInput;
+                    }
+                    await ForgetJobAsync(sink, jobId, cancellationToken);
+                    int loadedCode = await LoadTablesAsync(pipeline, mapping, source, sink, jobId, start.SnapshotName, clock, cancellationToken);
+                    if (loadedCode != SyncTool.Ok) return loadedCode;
+                }
+                else
+                {
+                    await using var connection = await sink.OpenConnectionAsync(cancellationToken);
+                    if (!await ApplyAsync(connection, mapping, DdlPhase.BeforeLoad, cancellationToken)) return SyncTool.BadInput;
+                    await ApplyAsync(connection, mapping, DdlPhase.AfterLoad, cancellationToken);
+                    Line($"sink.enable-full-load is false: the tables are created empty; changes from {ChangePosition.Lsn(start.StartLsn)} on are applied.");
+                }
+            }
+            else
+            {
+                if (pipeline.Sink.EnableFullLoad && !await JobDoneAsync(sink, jobId, cancellationToken))
+                {
+                    await error.WriteLineAsync($"error: the full load of {name} did not finish, and the snapshot it read (slot {slot}'s) is gone with the process that held it. " +
+                        $"To start over: SELECT pg_drop_replication_slot('{slot}') at the source, empty (or drop) the target tables, and run again.");
+                    return SyncTool.BadInput;
+                }
+                if (start.TablesAdded.Count > 0)
+                    Line($"warning: {string.Join(", ", start.TablesAdded)} joined the publication now: their changes are applied from now on, but their earlier rows are not loaded (load them with dsql-sync load under another pipeline name).");
+                Line($"source: resuming slot {slot} at {ChangePosition.Lsn(start.StartLsn)}.");
+            }
+        }
+
+        return await StreamChangesAsync(changes, applier, cancellationToken);
+    }
+
+    private async Task<int> StreamChangesAsync(PostgresChangeSource changes, DsqlChangeApplier applier, CancellationToken cancellationToken)
+    {
+        var position = await applier.GetPositionAsync(cancellationToken);
+        Line($"streaming changes from {position} (Ctrl+C stops after the transaction in flight).");
+        var status = new StreamStatus(this);
+        using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var statusLine = Task.Run(async () =>
+        {
+            try
+            {
+                while (await ticker.WaitForNextTickAsync(stop.Token)) status.Print();
+            }
+            catch (OperationCanceledException)
+            {
+                // stopped
+            }
+        }, CancellationToken.None);
+        try
+        {
+            position = await applier.ApplyAsync(
+                changes.StreamAsync(position.CommitLsn, cancellationToken),
+                (committed, _) =>
+                {
+                    // Only a source transaction applied in full is acknowledged: the server may then forget it.
+                    if (committed.Complete) changes.Acknowledge(committed.CommitLsn);
+                    return ValueTask.CompletedTask;
+                },
+                new SynchronousProgress<ChangeApplyProgress>(status.Report),
+                cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            position = await applier.GetPositionAsync(CancellationToken.None);
+            Line($"stopped at {position}; run the same command again to go on from there.");
+            return SyncTool.Ok;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await statusLine;
+        }
+        Line($"the change stream ended at {position}.");
+        return SyncTool.Ok;
+    }
+
+    private static async Task<string?> NonEmptyTableAsync(DsqlDataSource sink, SchemaMapping mapping, CancellationToken cancellationToken)
+    {
+        foreach (var table in mapping.Tables)
+        {
+            bool rows = await sink.ExecuteInTransactionAsync(async (connection, token) =>
+            {
+                await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+                exists.Parameters.Add(new NpgsqlParameter { Value = table.QualifiedName });
+                if (!(bool)(await exists.ExecuteScalarAsync(token))!) return false;
+                await using var any = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM {table.QualifiedName})", connection);
+                return (bool)(await any.ExecuteScalarAsync(token))!;
+            }, new DsqlTransactionOptions { ReadOnly = true }, cancellationToken);
+            if (rows) return table.Schema + "." + table.Name;
+        }
+        return null;
+    }
+
+    private static async Task<bool> JobDoneAsync(DsqlDataSource sink, string jobId, CancellationToken cancellationToken)
+    {
+        var job = new Jobs.LoadJob(sink, jobId, TimeSpan.FromSeconds(30));
+        await job.EnsureCreatedAsync(cancellationToken);
+        var steps = await job.ReadAsync(cancellationToken);
+        return steps.Count > 0 && steps.All(s => s.IsDone);
+    }
+
+    /// <summary>Removes what an earlier slot's load left in the job table, so that the new slot's load starts clean.</summary>
+    private static async Task ForgetJobAsync(DsqlDataSource sink, string jobId, CancellationToken cancellationToken)
+    {
+        await Jobs.LoadJob.RaceTolerantAsync(new Bulk.DsqlTableCheckpoint(sink).EnsureCreatedAsync, cancellationToken);
+        var job = new Jobs.LoadJob(sink, jobId, TimeSpan.FromSeconds(30));
+        await job.EnsureCreatedAsync(cancellationToken);
+        await job.DeleteAsync(cancellationToken);
+    }
+
+    /// <summary>The live status line: changes/s, lag, last committed position.</summary>
+    private sealed class StreamStatus(PipelineLoad owner)
+    {
+        private readonly Lock _gate = new();
+        private ChangeApplyProgress? _latest;
+        private long _printedChanges;
+        private long _printedAt = Stopwatch.GetTimestamp();
+
+        public void Report(ChangeApplyProgress progress)
+        {
+            lock (_gate) _latest = progress;
+        }
+
+        public void Print()
+        {
+            ChangeApplyProgress? latest;
+            lock (_gate) latest = _latest;
+            if (latest is null) return;
+            long now = Stopwatch.GetTimestamp();
+            double seconds = Stopwatch.GetElapsedTime(_printedAt, now).TotalSeconds;
+            if (latest.Changes == _printedChanges) return;
+            double rate = seconds > 0 ? (latest.Changes - _printedChanges) / seconds : 0;
+            _printedChanges = latest.Changes;
+            _printedAt = now;
+            owner._display.Line(string.Create(CultureInfo.InvariantCulture,
+                $"applied {latest.Changes:N0} change(s) in {latest.Transactions:N0} transaction(s), {rate:N0} changes/s, lag {latest.Lag.TotalSeconds:0.0} s, at {latest.Position}{(latest.DeadLetters > 0 ? $", {latest.DeadLetters:N0} dead letter(s)" : "")}"));
+        }
+    }
+
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
