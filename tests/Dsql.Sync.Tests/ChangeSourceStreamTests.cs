@@ -92,12 +92,11 @@ public sealed class ChangeSourceStreamTests(LogicalSourceFixture fixture)
         try
         {
             await (await source.SetUpAsync()).DisposeAsync();
-            await LogicalSourceFixture.ExecuteAsync(db, """
-                INSERT INTO docs SELECT 1, 'draft', string_agg(md5(i::text), '') FROM generate_series(1, 500) i;
-                UPDATE docs SET title = 'final' WHERE id = 1;
-                BEGIN; INSERT INTO logs VALUES (1, 'a'); UPDATE logs SET message = 'b'; DELETE FROM logs; COMMIT;
-                BEGIN; INSERT INTO keyed VALUES (1, 'a'); UPDATE keyed SET v = 'b'; UPDATE keyed SET id = 2; DELETE FROM keyed; COMMIT;
-                """);
+            await LogicalSourceFixture.ExecuteEachAsync(db,
+                "INSERT INTO docs SELECT 1, 'draft', string_agg(md5(i::text), '') FROM generate_series(1, 500) i",
+                "UPDATE docs SET title = 'final' WHERE id = 1",
+                "BEGIN; INSERT INTO logs VALUES (1, 'a'); UPDATE logs SET message = 'b'; DELETE FROM logs; COMMIT;",
+                "BEGIN; INSERT INTO keyed VALUES (1, 'a'); UPDATE keyed SET v = 'b'; UPDATE keyed SET id = 2; DELETE FROM keyed; COMMIT;");
 
             var transactions = await LogicalSourceFixture.TakeAsync(source, 4);
 
@@ -139,7 +138,7 @@ public sealed class ChangeSourceStreamTests(LogicalSourceFixture fixture)
         try
         {
             await (await source.SetUpAsync()).DisposeAsync();
-            await LogicalSourceFixture.ExecuteAsync(db, "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3);");
+            await LogicalSourceFixture.ExecuteEachAsync(db, "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)", "INSERT INTO t VALUES (3)");
 
             var unacknowledged = await LogicalSourceFixture.TakeAsync(source, 2);
             var again = await LogicalSourceFixture.TakeAsync(source, 2, t => source.Acknowledge(t.CommitLsn));
@@ -163,6 +162,56 @@ public sealed class ChangeSourceStreamTests(LogicalSourceFixture fixture)
         {
             await source.DropAsync();
         }
+    }
+
+    [Fact]
+    public async Task An_idle_stream_confirms_the_log_it_had_nothing_to_send_for_so_the_server_can_recycle_it()
+    {
+        string db = await fixture.CreateDatabaseAsync("CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE other (id int)");
+        await using var source = LogicalSourceFixture.Source(db, "t");
+        try
+        {
+            await using (var start = await source.SetUpAsync())
+                Assert.True(start.SlotCreated);
+            // Two transactions on a table the stream does not carry; the position after the first must be confirmed.
+            await LogicalSourceFixture.ExecuteEachAsync(db, "INSERT INTO other VALUES (1)");
+            ulong written = await ScalarLsnAsync(db, "SELECT pg_current_wal_lsn()");
+            await LogicalSourceFixture.ExecuteEachAsync(db, "INSERT INTO other VALUES (2)");
+
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            var stream = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var transaction in source.StreamAsync(0, stop.Token))
+                        Assert.Fail("nothing of table t was written");
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            });
+            ulong confirmed = 0;
+            while (!stop.IsCancellationRequested && confirmed < written)
+            {
+                await Task.Delay(50);
+                confirmed = await ScalarLsnAsync(db, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'dsql_sync_slot'");
+            }
+            await stop.CancelAsync();
+            await stream;
+            Assert.True(confirmed >= written, $"confirmed {ChangePosition.Lsn(confirmed)}, written up to {ChangePosition.Lsn(written)}");
+        }
+        finally
+        {
+            await source.DropAsync();
+        }
+    }
+
+    private static async Task<ulong> ScalarLsnAsync(string db, string sql)
+    {
+        await using var connection = new NpgsqlConnection(db);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (ulong)(NpgsqlTypes.NpgsqlLogSequenceNumber)(await command.ExecuteScalarAsync())!;
     }
 
     [Fact]
@@ -231,14 +280,13 @@ public sealed class ChangeSourceStreamTests(LogicalSourceFixture fixture)
         try
         {
             await (await source.SetUpAsync()).DisposeAsync();
-            await LogicalSourceFixture.ExecuteAsync(db, """
-                INSERT INTO t VALUES (1, 'x');
-                INSERT INTO t VALUES (2, 'y');
-                ALTER TABLE t ADD COLUMN b numeric(5,1);
-                INSERT INTO t VALUES (3, 'z', 1.5);
-                ALTER TABLE t DROP COLUMN a;
-                UPDATE t SET b = 2 WHERE id = 1;
-                """);
+            await LogicalSourceFixture.ExecuteEachAsync(db,
+                "INSERT INTO t VALUES (1, 'x')",
+                "INSERT INTO t VALUES (2, 'y')",
+                "ALTER TABLE t ADD COLUMN b numeric(5,1)",
+                "INSERT INTO t VALUES (3, 'z', 1.5)",
+                "ALTER TABLE t DROP COLUMN a",
+                "UPDATE t SET b = 2 WHERE id = 1");
 
             var transactions = await LogicalSourceFixture.TakeAsync(source, 4);
 

@@ -47,9 +47,26 @@ public sealed class LogicalSourceFixture : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>Runs each statement (or explicit transaction) as its own transaction, in order.</summary>
+    public static async Task ExecuteEachAsync(string connectionString, params string[] statements)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        foreach (var sql in statements)
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
     public static PostgresChangeSource Source(string connectionString, params string[] tables)
     {
-        var options = new PostgresChangeSourceOptions { ConnectionString = connectionString, PublicationName = "dsql_sync_pub", SlotName = "dsql_sync_slot" };
+        // A short status interval: the idle confirmation runs often, so the tests see that it never confirms a
+        // transaction delivered and not acknowledged.
+        var options = new PostgresChangeSourceOptions
+        {
+            ConnectionString = connectionString, PublicationName = "dsql_sync_pub", SlotName = "dsql_sync_slot", StatusInterval = TimeSpan.FromMilliseconds(50),
+        };
         foreach (var table in tables) options.Tables.Add(table);
         return new PostgresChangeSource(options);
     }

@@ -48,11 +48,16 @@ public sealed partial class PostgresChangeSource
             await replication.Open(cancellationToken).ConfigureAwait(false);
             if (_tracker.Confirmed > 0) replication.SetReplicationStatus(new NpgsqlLogSequenceNumber(_tracker.Confirmed));
 
+            // Acknowledgements made while no stream ran are not on the server yet: start after them (the server skips
+            // transactions that commit before the start position), then confirm them.
+            ulong start = Math.Max(fromLsn, _tracker.Confirmed);
             using var stopReporting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var reporter = ReportStatusAsync(replication, stopReporting.Token);
+            var flowing = new StrongBox<bool>();
+            var reporter = ReportStatusAsync(replication, flowing, stopReporting.Token);
+            if (_tracker.Confirmed > slot.Confirmed) Signal();
             var messages = replication.StartReplication(new PgOutputReplicationSlot(_slot),
                 new PgOutputReplicationOptions(_publication, PgOutputProtocolVersion.V1),
-                cancellationToken, fromLsn == 0 ? null : new NpgsqlLogSequenceNumber(fromLsn)).GetAsyncEnumerator(cancellationToken);
+                cancellationToken, start == 0 ? null : new NpgsqlLogSequenceNumber(start)).GetAsyncEnumerator(cancellationToken);
             try
             {
                 var relations = new Dictionary<uint, RelationShape>();
@@ -60,6 +65,7 @@ public sealed partial class PostgresChangeSource
                 uint xid = 0;
                 while (await messages.MoveNextAsync().ConfigureAwait(false))
                 {
+                    Volatile.Write(ref flowing.Value, true);
                     switch (messages.Current)
                     {
                         case BeginMessage begin:
@@ -139,7 +145,14 @@ public sealed partial class PostgresChangeSource
             finally
             {
                 await stopReporting.CancelAsync().ConfigureAwait(false);
-                try { await reporter.ConfigureAwait(false); } catch (OperationCanceledException) { }
+                try
+                {
+                    await reporter.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopped.
+                }
                 await SendFinalStatusAsync(replication, catalog).ConfigureAwait(false);
                 // Ends the replication (Npgsql cancels it and drains the enumerator), then lets the server release the slot.
                 await replication.DisposeAsync().ConfigureAwait(false);
@@ -160,8 +173,11 @@ public sealed partial class PostgresChangeSource
         }
     }
 
-    /// <summary>Sends the position to confirm whenever an acknowledgement moves it, and every status interval when the stream is idle.</summary>
-    private async Task ReportStatusAsync(LogicalReplicationConnection replication, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sets the position to confirm whenever an acknowledgement moves it (sent at once once messages flow) and every
+    /// status interval (Npgsql's own status updates, at the same interval, carry it too).
+    /// </summary>
+    private async Task ReportStatusAsync(LogicalReplicationConnection replication, StrongBox<bool> flowing, CancellationToken cancellationToken)
     {
         ulong sent = 0;
         while (!cancellationToken.IsCancellationRequested)
@@ -171,6 +187,9 @@ public sealed partial class PostgresChangeSource
             ulong confirmed = _tracker.Confirmed;
             if (confirmed == 0 || confirmed == sent) continue;
             replication.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed));
+            // Npgsql's status update is safe only while its replication loop runs (it has started its timers by the
+            // first message); before that, its own periodic update sends the position.
+            if (!Volatile.Read(ref flowing.Value)) continue;
             try
             {
                 await replication.SendStatusUpdate(cancellationToken).ConfigureAwait(false);
@@ -178,11 +197,17 @@ public sealed partial class PostgresChangeSource
             }
             catch (InvalidOperationException)
             {
-                // Not streaming (yet or any more): Npgsql's own status updates carry the position.
+                // Not streaming yet (or any more; Npgsql's own status updates carry the position): try again shortly.
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+                Signal();
             }
             catch (NpgsqlException)
             {
                 // The connection failed; the stream reports it.
+            }
+            catch (NullReferenceException)
+            {
+                // Npgsql's replication loop ended between its state check and the update; the stream reports why.
             }
         }
     }
