@@ -31,6 +31,13 @@ public sealed class PostgresClusterOptions
 
     /// <summary>System user that runs PostgreSQL when this process is root (PostgreSQL refuses root). Default <c>postgres</c>.</summary>
     public string SystemUserWhenRoot { get; set; } = "postgres";
+
+    /// <summary>
+    /// More server settings, written after the cluster's own (so they win), for example <c>wal_level = logical</c>
+    /// with <c>max_replication_slots</c> and <c>max_wal_senders</c> for a logical replication source. Names are
+    /// PostgreSQL parameter names (letters, digits, <c>_</c> and <c>.</c>); values are written quoted. Empty by default.
+    /// </summary>
+    public IDictionary<string, string> ServerSettings { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>
@@ -114,6 +121,12 @@ public sealed class PostgresCluster : IAsyncDisposable
         logger ??= NullLogger.Instance;
         if (options.MaxConnections < 10)
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxConnections, "PostgresClusterOptions.MaxConnections must be at least 10.");
+        foreach (var setting in options.ServerSettings)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(setting.Key, "^[A-Za-z_][A-Za-z0-9_.]*$", System.Text.RegularExpressions.RegexOptions.CultureInvariant))
+                throw new ArgumentException($"PostgresClusterOptions.ServerSettings: '{setting.Key}' is not a PostgreSQL parameter name.", nameof(options));
+            ArgumentNullException.ThrowIfNull(setting.Value, nameof(options));
+        }
         string bin = PostgresBinaries.Locate(options.BinDirectory);
         string? runAs = Environment.IsPrivilegedProcess ? options.SystemUserWhenRoot : null;
 
@@ -206,6 +219,8 @@ public sealed class PostgresCluster : IAsyncDisposable
             conf.AppendLine(CultureInfo.InvariantCulture, $"ssl_cert_file = '{cert}'");
             conf.AppendLine(CultureInfo.InvariantCulture, $"ssl_key_file = '{key}'");
         }
+        foreach (var setting in options.ServerSettings)
+            conf.AppendLine(CultureInfo.InvariantCulture, $"{setting.Key} = '{setting.Value.Replace("'", "''", StringComparison.Ordinal)}'");
         // postgresql.auto.conf is read last and is owned by the server's user already.
         await File.WriteAllTextAsync(Path.Combine(baseDirectory, "data", "postgresql.auto.conf"), conf.ToString(), cancellationToken).ConfigureAwait(false);
     }
@@ -213,6 +228,8 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>
     /// pg_hba.conf: the superuser needs the cluster's password everywhere; other roles log in on the Unix socket
     /// without one (its directory admits only this process's user); TCP, when there is any, takes the password only.
+    /// Replication connections follow the same rules on the socket (a role still needs the REPLICATION attribute, and
+    /// the server a <c>wal_level</c> and wal senders that allow them).
     /// </summary>
     private static async Task WriteAuthenticationRulesAsync(string baseDirectory, bool tcp, CancellationToken cancellationToken)
     {
@@ -220,6 +237,8 @@ public sealed class PostgresCluster : IAsyncDisposable
         hba.AppendLine("# Written by the DSQL emulator.");
         hba.AppendLine(CultureInfo.InvariantCulture, $"local all {SuperUser} scram-sha-256");
         hba.AppendLine("local all all trust");
+        hba.AppendLine(CultureInfo.InvariantCulture, $"local replication {SuperUser} scram-sha-256");
+        hba.AppendLine("local replication all trust");
         if (tcp) hba.AppendLine(CultureInfo.InvariantCulture, $"hostssl all {SuperUser} 127.0.0.1/32 scram-sha-256");
         // The file exists (initdb wrote it) and belongs to the server's user already.
         await File.WriteAllTextAsync(Path.Combine(baseDirectory, "data", "pg_hba.conf"), hba.ToString(), cancellationToken).ConfigureAwait(false);
