@@ -51,7 +51,19 @@ internal sealed partial class PipelineLoad
 
         // The load job belongs to the slot: a slot made again (dropped by hand) needs a full load of its own.
         string jobId = name + ":" + slot;
-        await using (var start = await changes.SetUpAsync(cancellationToken))
+        var start = await changes.SetUpAsync(cancellationToken);
+        if (!start.SlotCreated && pipeline.Sink.EnableFullLoad && !await JobDoneAsync(sink, jobId, cancellationToken))
+        {
+            // The process that made the slot stopped before its full load finished, and the snapshot the load read went
+            // with it. Every row in the tables came from that load (they were empty when the slot was made), so the
+            // load starts over: the rows go, the slot is made again with a new snapshot.
+            await start.DisposeAsync();
+            Line($"the full load from slot {slot} did not finish and its snapshot is gone: starting it over (the rows it loaded are deleted, the slot is made again).");
+            await changes.DropAsync(cancellationToken);
+            foreach (var table in mapping.Tables) await DeleteAllRowsAsync(sink, table, cancellationToken);
+            start = await changes.SetUpAsync(cancellationToken);
+        }
+        await using (start)
         {
             if (start.SlotCreated)
             {
@@ -78,12 +90,6 @@ internal sealed partial class PipelineLoad
             }
             else
             {
-                if (pipeline.Sink.EnableFullLoad && !await JobDoneAsync(sink, jobId, cancellationToken))
-                {
-                    await error.WriteLineAsync($"error: the full load of {name} did not finish, and the snapshot it read (slot {slot}'s) is gone with the process that held it. " +
-                        $"To start over: SELECT pg_drop_replication_slot('{slot}') at the source, empty (or drop) the target tables, and run again.");
-                    return SyncTool.BadInput;
-                }
                 if (start.TablesAdded.Count > 0)
                     Line($"warning: {string.Join(", ", start.TablesAdded)} joined the publication now: their changes are applied from now on, but their earlier rows are not loaded (load them with dsql-sync load under another pipeline name).");
                 Line($"source: resuming slot {slot} at {ChangePosition.Lsn(start.StartLsn)}.");
@@ -96,7 +102,7 @@ internal sealed partial class PipelineLoad
     private async Task<int> StreamChangesAsync(PostgresChangeSource changes, DsqlChangeApplier applier, CancellationToken cancellationToken)
     {
         var position = await applier.GetPositionAsync(cancellationToken);
-        Line($"streaming changes from {position} (Ctrl+C stops after the transaction in flight).");
+        Line($"streaming changes from {(position.CommitLsn == 0 ? "the slot's start" : position.ToString())} (Ctrl+C stops after the transaction in flight).");
         var status = new StreamStatus(this);
         using var ticker = new PeriodicTimer(TimeSpan.FromSeconds(1));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -154,6 +160,26 @@ internal sealed partial class PipelineLoad
             if (rows) return table.Schema + "." + table.Name;
         }
         return null;
+    }
+
+    /// <summary>Deletes every row of <paramref name="table"/> on the target, by key, in transactions within DSQL's row limit.</summary>
+    private static async Task DeleteAllRowsAsync(DsqlDataSource sink, TableMapping table, CancellationToken cancellationToken)
+    {
+        string key = string.Join(", ", table.PrimaryKey.Select(Quote));
+        string sql = $"DELETE FROM {table.QualifiedName} WHERE ({key}) IN (SELECT {key} FROM {table.QualifiedName} LIMIT 1000)";
+        int deleted;
+        do
+        {
+            deleted = await sink.ExecuteInTransactionAsync(async (connection, token) =>
+            {
+                await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+                exists.Parameters.Add(new NpgsqlParameter { Value = table.QualifiedName });
+                if (!(bool)(await exists.ExecuteScalarAsync(token))!) return 0;
+                await using var delete = new NpgsqlCommand(sql, connection);
+                return await delete.ExecuteNonQueryAsync(token);
+            }, cancellationToken: cancellationToken);
+        }
+        while (deleted > 0);
     }
 
     private static async Task<bool> JobDoneAsync(DsqlDataSource sink, string jobId, CancellationToken cancellationToken)

@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using Amazon.Runtime;
+using Dsql.Connector;
+using Dsql.Connector.Tests.Infrastructure;
+using Dsql.Emulator.Tests.Infrastructure;
+using Dsql.Sync.Tool;
+using Npgsql;
+
+namespace Dsql.Sync.Tests;
+
+/// <summary>
+/// <c>dsql-sync run</c> in-process: a source with <c>wal_level = logical</c> written to while the tool loads and
+/// streams, a test emulator as the target, stops and restarts.
+/// </summary>
+[Collection(BackendCollection.Name)]
+public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulator, LogicalSourceFixture logical)
+    : IClassFixture<BulkTestEmulator>, IClassFixture<LogicalSourceFixture>
+{
+    private const string Checksum = "SELECT count(*)::bigint, coalesce(sum(id), 0)::bigint, coalesce(sum(qty), 0)::bigint, coalesce(sum(length(note)), 0)::bigint FROM {0}";
+
+    [Fact]
+    public async Task Run_loads_from_the_slot_snapshot_while_the_source_is_written_then_streams_and_resumes_after_a_stop()
+    {
+        var target = await emulator.DataSourceAsync(backend);
+        string table = EmulatorConnections.UniqueName("stock");
+        string source = await logical.CreateDatabaseAsync($"""
+            CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL, note text);
+            INSERT INTO {table} SELECT g, g % 10, 'row ' || g FROM generate_series(1, 2000) g;
+            """);
+        string file = await WritePipelineAsync(source, table);
+        try
+        {
+            // Writes go on at the source from before the slot exists until the stream is running.
+            using var stopWriting = new CancellationTokenSource();
+            var writer = Task.Run(() => WriteContinuouslyAsync(source, table, 100_000, stopWriting.Token));
+            var first = StartRun(file);
+            await first.WaitForAsync("streaming changes from");
+            await Task.Delay(300);
+            await stopWriting.CancelAsync();
+            int written = await writer;
+            Assert.True(written > 0);
+
+            // Mixed changes in one transaction: update, key update, delete, insert.
+            await LogicalSourceFixture.ExecuteAsync(source, $"""
+                BEGIN;
+                UPDATE {table} SET qty = qty + 100 WHERE id <= 50;
+                UPDATE {table} SET id = id + 1000000 WHERE id BETWEEN 51 AND 60;
+                DELETE FROM {table} WHERE id BETWEEN 61 AND 80;
+                INSERT INTO {table} VALUES (5000000, 1, NULL);
+                COMMIT;
+                """);
+            await WaitEqualAsync(source, target, table);
+            Assert.Equal(0, await first.StopAsync());
+            Assert.Contains("created slot", first.Output, StringComparison.Ordinal);
+            Assert.Contains("rows loaded", first.Output, StringComparison.Ordinal);
+            Assert.Contains("stopped at", first.Output, StringComparison.Ordinal);
+
+            // Changes made while nothing runs arrive after the restart; nothing is loaded twice.
+            await LogicalSourceFixture.ExecuteAsync(source, $"DELETE FROM {table} WHERE id BETWEEN 100 AND 199; UPDATE {table} SET note = 'after the stop' WHERE id BETWEEN 200 AND 299;");
+            var second = StartRun(file);
+            await second.WaitForAsync("streaming changes from");
+            await WaitEqualAsync(source, target, table);
+            Assert.Equal(0, await second.StopAsync());
+            Assert.Contains("resuming slot", second.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("rows loaded", second.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static async Task<int> WriteContinuouslyAsync(string source, string table, int firstId, CancellationToken stop)
+    {
+        await using var connection = new NpgsqlConnection(source);
+        await connection.OpenAsync();
+        int id = firstId;
+        while (!stop.IsCancellationRequested)
+        {
+            await using var insert = new NpgsqlCommand($"INSERT INTO {table} VALUES ({id}, 7, 'written during the load'); UPDATE {table} SET qty = qty + 1 WHERE id = {id % 2000 + 1}", connection);
+            await insert.ExecuteNonQueryAsync();
+            id++;
+            await Task.Delay(5);
+        }
+        return id - firstId;
+    }
+
+    private async Task WaitEqualAsync(string source, DsqlDataSource target, string table)
+    {
+        string sql = string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table);
+        var clock = Stopwatch.StartNew();
+        object?[] expected, actual = [];
+        await using (var connection = new NpgsqlConnection(source))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            expected = new object?[reader.FieldCount];
+            reader.GetValues(expected!);
+        }
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            try
+            {
+                actual = await ToolTestSource.TargetRowAsync(target, sql);
+                if (expected.SequenceEqual(actual)) return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+            {
+                // not created yet
+            }
+            await Task.Delay(100);
+        }
+        Assert.Equal(expected, actual);
+    }
+
+    private async Task<string> WritePipelineAsync(string source, string table)
+    {
+        var endpoint = emulator.Harness!.Endpoint;
+        var settings = new NpgsqlConnectionStringBuilder(source);
+        string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, $"""
+            source:
+              type: postgres
+              hostname: {settings.Host}
+              port: {settings.Port}
+              username: {settings.Username}
+              password: "{settings.Password}"
+              database-name: {settings.Database}
+              schema-name: public
+              table-name: {table}
+            sink:
+              type: dsql
+              host: {endpoint.Host}
+              port: {endpoint.Port}
+              host-address: 127.0.0.1
+              root-certificate: {endpoint.CaCertificatePath}
+              parallelism: 2
+            pipeline:
+              name: run-{Guid.NewGuid():N}
+              parallelism: 2
+            """);
+        return file;
+    }
+
+    private RunningTool StartRun(string file)
+    {
+        var clock = emulator.Harness!.Emulator.Clock;
+        var hooks = new SyncToolHooks
+        {
+            ConfigureSink = builder =>
+            {
+                builder.UseCredentials(new BasicAWSCredentials(TestTokens.AccessKeyId, TestTokens.Secret));
+                builder.UseTimeProvider(clock);
+            },
+        };
+        return new RunningTool(["run", file], hooks);
+    }
+
+    /// <summary>The tool's entry point running in the background, its output captured, stopped as Ctrl+C stops it.</summary>
+    private sealed class RunningTool
+    {
+        private readonly StringWriter _output = new();
+        private readonly TextWriter _synchronized;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task<int> _run;
+
+        public RunningTool(string[] args, SyncToolHooks hooks)
+        {
+            _synchronized = TextWriter.Synchronized(_output);
+            _run = Task.Run(() => SyncTool.RunAsync(args, _synchronized, _synchronized, hooks, _stop.Token));
+        }
+
+        public string Output
+        {
+            get { lock (_synchronized) return _output.ToString(); }
+        }
+
+        public async Task WaitForAsync(string text)
+        {
+            var clock = Stopwatch.StartNew();
+            while (!Output.Contains(text, StringComparison.Ordinal))
+            {
+                if (_run.IsCompleted) Assert.Fail($"the tool ended ({await _run}) before printing '{text}':\n{Output}");
+                if (clock.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail($"no '{text}' within 60 s:\n{Output}");
+                await Task.Delay(20);
+            }
+        }
+
+        public async Task<int> StopAsync()
+        {
+            await _stop.CancelAsync();
+            return await _run.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+}
