@@ -133,7 +133,7 @@ public sealed class ChangeSourceStreamTests(LogicalSourceFixture fixture)
     [Fact]
     public async Task A_restart_resends_what_was_not_acknowledged_and_nothing_that_was()
     {
-        string db = await fixture.CreateDatabaseAsync("CREATE TABLE t (id int PRIMARY KEY)");
+        string db = await fixture.CreateDatabaseAsync("CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE extra (id int PRIMARY KEY)");
         await using var source = LogicalSourceFixture.Source(db, "t");
         try
         {
@@ -157,6 +157,19 @@ public sealed class ChangeSourceStreamTests(LogicalSourceFixture fixture)
             await LogicalSourceFixture.ExecuteAsync(db, "INSERT INTO t VALUES (4)");
             var next = await LogicalSourceFixture.TakeAsync(source, 1);
             Assert.Equal("4", Texts(next[0].Changes[0].NewValues));
+
+            // A second setup reuses the slot: no snapshot, the stream resumes where the slot stands; a new table is added.
+            await using var wider = LogicalSourceFixture.Source(db, "t", "extra");
+            await using var reused = await wider.SetUpAsync();
+            Assert.False(reused.SlotCreated);
+            Assert.Null(reused.SnapshotName);
+            Assert.True(reused.StartLsn > rest[0].CommitLsn);
+            Assert.Equal(["public.extra"], reused.TablesAdded);
+            await using var connection = new NpgsqlConnection(db);
+            await connection.OpenAsync();
+            await Assert.ThrowsAsync<InvalidOperationException>(() => reused.BeginSnapshotTransactionAsync(connection));
+            var resumed = await LogicalSourceFixture.TakeAsync(wider, 1);
+            Assert.Equal(next[0].CommitLsn, resumed[0].CommitLsn);
         }
         finally
         {

@@ -232,10 +232,11 @@ public sealed partial class PostgresChangeSource
                 await Task.Delay(20).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or NpgsqlException or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or NpgsqlException or IOException or NullReferenceException)
         {
-            // Not streaming any more, or the connection failed: the server keeps its last confirmed position and
-            // sends the rest again, which the consumer's checkpoint recognises.
+            // Not streaming any more, or the connection failed (Npgsql has dropped its connector): the server keeps
+            // its last confirmed position and sends the rest again, which the consumer's checkpoint recognises. The
+            // stream's own exception, if any, is the one that propagates.
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Npgsql;
 using Npgsql.Replication;
@@ -236,12 +235,6 @@ public sealed partial class PostgresChangeSource : IAsyncDisposable
 
     internal static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
-
-    private static string Lsn(ulong lsn) => ChangePosition.Lsn(lsn);
-
     [GeneratedRegex("^[a-z0-9_]{1,63}$", RegexOptions.CultureInvariant)]
     private static partial Regex SlotNamePattern();
-
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
