@@ -70,6 +70,77 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         }
     }
 
+    [Fact]
+    public async Task Ten_kills_at_random_points_under_continuous_writes_lose_and_double_nothing()
+    {
+        var target = await emulator.DataSourceAsync(backend);
+        string table = EmulatorConnections.UniqueName("moves");
+        string source = await logical.CreateDatabaseAsync($"""
+            CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL, note text);
+            INSERT INTO {table} SELECT g, g % 10, 'row ' || g FROM generate_series(1, 3000) g;
+            """);
+        string file = await WritePipelineAsync(source, table);
+        using var stopWriting = new CancellationTokenSource();
+        var writer = Task.Run(() => WriteMixedAsync(source, table, stopWriting.Token));
+        var random = new Random(20261128);
+        var log = new System.Text.StringBuilder();
+        try
+        {
+            for (int cycle = 0; cycle < 10; cycle++)
+            {
+                using var tool = ToolProcess.Start(file);
+                // Anywhere from the slot's creation and the full load to well into the stream.
+                await Task.Delay(random.Next(200, 2500));
+                tool.Kill();
+                log.Append(System.Globalization.CultureInfo.InvariantCulture, $"--- cycle {cycle}\n{tool.Output}");
+            }
+            await stopWriting.CancelAsync();
+            int transactions = await writer;
+            Assert.True(transactions > 50, $"only {transactions} source transactions were written");
+
+            var last = StartRun(file);
+            await last.WaitForAsync("streaming changes from");
+            await WaitEqualAsync(source, target, table, log);
+            Assert.Equal(0, await last.StopAsync());
+        }
+        finally
+        {
+            await stopWriting.CancelAsync();
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Inserts, updates, key updates and deletes in transactions of a few statements, until stopped; returns the transactions.</summary>
+    private static async Task<int> WriteMixedAsync(string source, string table, CancellationToken stop)
+    {
+        await using var connection = new NpgsqlConnection(source);
+        await connection.OpenAsync();
+        int n = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            int id = 10_000 + n;
+            await using var batch = new NpgsqlCommand($"""
+                BEGIN;
+                INSERT INTO {table} VALUES ({id}, {n % 7}, 'inserted {n}');
+                UPDATE {table} SET qty = qty + 1, note = 'updated {n}' WHERE id = {n % 3000 + 1};
+                UPDATE {table} SET id = id + 1000000 WHERE id = {10_000 + n / 2} AND {n % 5} = 0;
+                DELETE FROM {table} WHERE id = {(n * 7) % 3000 + 1} AND {n % 3} = 0;
+                COMMIT;
+                """, connection);
+            await batch.ExecuteNonQueryAsync(CancellationToken.None);
+            n++;
+            try
+            {
+                await Task.Delay(10, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        return n;
+    }
+
     private static async Task<int> WriteContinuouslyAsync(string source, string table, int firstId, CancellationToken stop)
     {
         await using var connection = new NpgsqlConnection(source);
@@ -85,7 +156,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         return id - firstId;
     }
 
-    private async Task WaitEqualAsync(string source, DsqlDataSource target, string table)
+    private async Task WaitEqualAsync(string source, DsqlDataSource target, string table, System.Text.StringBuilder? log = null)
     {
         string sql = string.Format(System.Globalization.CultureInfo.InvariantCulture, Checksum, table);
         var clock = Stopwatch.StartNew();
@@ -112,7 +183,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             }
             await Task.Delay(100);
         }
-        Assert.Equal(expected, actual);
+        Assert.True(expected.SequenceEqual(actual), $"source {string.Join("/", expected)} target {string.Join("/", actual)}\n{log}");
     }
 
     private async Task<string> WritePipelineAsync(string source, string table)
@@ -192,6 +263,59 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         {
             await _stop.CancelAsync();
             return await _run.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    /// <summary>The built tool running <c>run</c> as its own process, credentials in its environment; killed with SIGKILL.</summary>
+    private sealed class ToolProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly System.Text.StringBuilder _output = new();
+
+        private ToolProcess(Process process) => _process = process;
+
+        public string Output
+        {
+            get { lock (_output) return _output.ToString(); }
+        }
+
+        public static ToolProcess Start(string file)
+        {
+            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (string argument in new[] { Path.Combine(AppContext.BaseDirectory, "Dsql.Sync.Tool.dll"), "run", file }) start.ArgumentList.Add(argument);
+            foreach (string variable in new[] { "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE" }) start.Environment.Remove(variable);
+            start.Environment["AWS_ACCESS_KEY_ID"] = TestTokens.AccessKeyId;
+            start.Environment["AWS_SECRET_ACCESS_KEY"] = TestTokens.Secret;
+            start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+            var tool = new ToolProcess(Process.Start(start)!);
+            tool._process.OutputDataReceived += (_, e) => tool.Append(e.Data);
+            tool._process.ErrorDataReceived += (_, e) => tool.Append(e.Data);
+            tool._process.BeginOutputReadLine();
+            tool._process.BeginErrorReadLine();
+            return tool;
+        }
+
+        private void Append(string? line)
+        {
+            if (line is null) return;
+            lock (_output) _output.Append(line).Append('\n');
+        }
+
+        public void Kill()
+        {
+            if (!_process.HasExited) _process.Kill();
+            _process.WaitForExit();
+        }
+
+        public void Dispose()
+        {
+            Kill();
+            _process.Dispose();
         }
     }
 }
