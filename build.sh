@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build, test, demo and benchmark entry point for Dsql.Connector.
 #
-#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj; prints failures,
-#                            one summary line per project and last "N passed, N failed[, N skipped]"
+#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj, two projects side by
+#                            side; prints failures, one summary line per project and last
+#                            "N passed, N failed[, N skipped]"
 #   ./build.sh demo [args]   build only the quickstart and what it references, and run it
 #                            (or, without the sample, the dsql-emulator tool)
 #   ./build.sh api           rewrite the public API baseline (PublicAPI.*.txt) from the code
@@ -19,6 +20,7 @@
 #   PG_BIN           directory holding initdb, pg_ctl and postgres
 #   TEST_VERBOSITY   console logger verbosity for dotnet test (default: minimal: failures and a
 #                    summary per project; normal lists every test)
+#   TEST_JOBS        test projects run side by side (default 2; 1: one after the other, output streamed)
 #   PG_PROBE_ROOT    testing aid only: look for PostgreSQL under this root
 #                    instead of / and ignore PATH, so the install branch can be
 #                    exercised on a machine that has PostgreSQL
@@ -73,9 +75,10 @@ usage() {
 Usage: ./build.sh <command> [args]
 
 Commands:
-  test           build the solution (Release) and run every test project under tests/;
-                 prints failures and one summary line per project; TRX results go to
-                 artifacts/test-results; last line is "N passed, N failed[, N skipped]"
+  test           build the solution (Release) and run every test project under tests/, two at a
+                 time (TEST_JOBS); prints failures and one summary line per project; TRX results
+                 and each project's output go to artifacts/test-results; last line is
+                 "N passed, N failed[, N skipped]"
   demo [args]    build only samples/Quickstart and what it references, and run it
                  (without the sample, the dsql-emulator tool)
   api            rewrite PublicAPI.Shipped.txt/Unshipped.txt of every packable library from
@@ -316,6 +319,78 @@ counter_attr() {
   printf '%s\n' "${value:-0}"
 }
 
+# Runs one test project (every target framework it has, one after the other). One TRX per target framework
+# ({framework} is the logger's own placeholder); minimal verbosity prints the failures with their messages and one
+# line per assembly, not every passing test.
+run_test_project() {
+  local proj="$1" name="$2" verbosity="$3"
+  dotnet test "$proj" -c "$CONFIGURATION" --no-build \
+    --logger "trx;LogFilePrefix=$name" \
+    --logger "console;verbosity=$verbosity" \
+    --results-directory "$RESULTS_DIR"
+}
+
+# The test projects that take longest (Dsql.Emulator.Tests about 190 s, Dsql.Connector.Tests about 160 s on net10.0
+# and net8.0): started first, so that the short projects fill the slot that frees first and the run ends when the
+# longest project does (see docs/testing.md).
+LONG_TEST_PROJECTS=(Dsql.Emulator.Tests Dsql.Connector.Tests)
+
+# Runs the test projects given after $1 (slots) and $2 (verbosity), at most $1 at a time, longest first. Each
+# project's output goes to $RESULTS_DIR/<name>.log and is printed whole when that project ends, so the output of
+# two projects never interleaves. Fills the caller's exit_codes and durations.
+run_test_projects_side_by_side() {
+  local slots="$1" verbosity="$2"; shift 2
+  local queue=() proj name long
+  for long in "${LONG_TEST_PROJECTS[@]}"; do
+    for proj in "$@"; do
+      [[ "$(basename "$proj" .csproj)" == "$long" ]] && queue+=("$proj")
+    done
+  done
+  for proj in "$@"; do
+    name="$(basename "$proj" .csproj)"
+    [[ " ${LONG_TEST_PROJECTS[*]} " == *" $name "* ]] || queue+=("$proj")
+  done
+
+  log "test ${#queue[@]} projects, $slots at a time (TEST_JOBS=1: one after the other)"
+  local -A pids=() begun=()
+  local all_started=$SECONDS last_tick=$SECONDS next=0 rc pid
+  # Interrupted (Ctrl-C, CI cancelling): stop the projects still running instead of leaving them behind.
+  trap 'kill "${pids[@]}" 2>/dev/null; exit 130' INT TERM
+  while [[ "$next" -lt "${#queue[@]}" || "${#pids[@]}" -gt 0 ]]; do
+    while [[ "$next" -lt "${#queue[@]}" && "${#pids[@]}" -lt "$slots" ]]; do
+      proj="${queue[$next]}"
+      next=$(( next + 1 ))
+      name="$(basename "$proj" .csproj)"
+      log "test $name"
+      run_test_project "$proj" "$name" "$verbosity" > "$RESULTS_DIR/$name.log" 2>&1 < /dev/null &
+      pids["$name"]=$!
+      begun["$name"]=$SECONDS
+    done
+    sleep 1
+    for name in "${!pids[@]}"; do
+      pid="${pids[$name]}"
+      kill -0 "$pid" 2>/dev/null && continue
+      rc=0
+      wait "$pid" || rc=$?
+      unset 'pids[$name]'
+      exit_codes["$name"]=$rc
+      durations["$name"]=$(( SECONDS - begun[$name] ))
+      cat "$RESULTS_DIR/$name.log"
+      if [[ "$rc" -eq 0 ]]; then
+        log "test $name: done in ${durations[$name]} s"
+      else
+        err "test $name: failed (exit $rc) after ${durations[$name]} s"
+      fi
+    done
+    if [[ "${#pids[@]}" -gt 0 && $(( SECONDS - last_tick )) -ge "$PROGRESS_SECONDS" ]]; then
+      last_tick=$SECONDS
+      printf '    ... test %s (%d s)\n' "$(printf '%s\n' "${!pids[@]}" | LC_ALL=C sort | paste -sd ' ')" $(( SECONDS - all_started )) >&2
+    fi
+  done
+  trap - INT TERM
+  log "tests: done in $(( SECONDS - all_started )) s"
+}
+
 cmd_test() {
   ensure_prereqs
 
@@ -339,21 +414,22 @@ cmd_test() {
   fi
 
   local verbosity="${TEST_VERBOSITY:-minimal}"
+  local jobs="${TEST_JOBS:-2}"
+  [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { err "TEST_JOBS must be a positive number, not '$jobs'"; exit 2; }
   local -A exit_codes=() durations=()
   local name rc started
-  for proj in "${projects[@]}"; do
-    name="$(basename "$proj" .csproj)"
-    rc=0
-    started=$SECONDS
-    # One TRX per target framework ({framework} is the logger's own placeholder); minimal verbosity prints the
-    # failures with their messages and one line per assembly, not every passing test.
-    step "test $name" dotnet test "$proj" -c "$CONFIGURATION" --no-build \
-      --logger "trx;LogFilePrefix=$name" \
-      --logger "console;verbosity=$verbosity" \
-      --results-directory "$RESULTS_DIR" || rc=$?
-    exit_codes["$name"]=$rc
-    durations["$name"]=$(( SECONDS - started ))
-  done
+  if [[ "$jobs" -eq 1 ]]; then
+    for proj in "${projects[@]}"; do
+      name="$(basename "$proj" .csproj)"
+      rc=0
+      started=$SECONDS
+      step "test $name" run_test_project "$proj" "$name" "$verbosity" || rc=$?
+      exit_codes["$name"]=$rc
+      durations["$name"]=$(( SECONDS - started ))
+    done
+  else
+    run_test_projects_side_by_side "$jobs" "$verbosity" "${projects[@]}"
+  fi
 
   # Sum the counters of every project's TRX file(s).
   local total_passed=0 total_failed=0 total_skipped=0
