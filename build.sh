@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build, test, demo and benchmark entry point for Dsql.Connector.
 #
-#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj, two projects side by
-#                            side; prints failures, one summary line per project and last
-#                            "N passed, N failed[, N skipped]"
+#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj (the connector's
+#                            net10.0 pass alone, then the rest two at a time); prints failures, one summary
+#                            line per project and last "N passed, N failed[, N skipped]"
 #   ./build.sh demo [args]   build only the quickstart and what it references, and run it
 #                            (or, without the sample, the dsql-emulator tool)
 #   ./build.sh api           rewrite the public API baseline (PublicAPI.*.txt) from the code
@@ -20,7 +20,8 @@
 #   PG_BIN           directory holding initdb, pg_ctl and postgres
 #   TEST_VERBOSITY   console logger verbosity for dotnet test (default: minimal: failures and a
 #                    summary per project; normal lists every test)
-#   TEST_JOBS        test projects run side by side (default 2; 1: one after the other, output streamed)
+#   TEST_JOBS        test runs side by side after the solo run (default 2; 1: every project one after
+#                    the other, output streamed, as before)
 #   PG_PROBE_ROOT    testing aid only: look for PostgreSQL under this root
 #                    instead of / and ignore PATH, so the install branch can be
 #                    exercised on a machine that has PostgreSQL
@@ -75,10 +76,10 @@ usage() {
 Usage: ./build.sh <command> [args]
 
 Commands:
-  test           build the solution (Release) and run every test project under tests/, two at a
-                 time (TEST_JOBS); prints failures and one summary line per project; TRX results
-                 and each project's output go to artifacts/test-results; last line is
-                 "N passed, N failed[, N skipped]"
+  test           build the solution (Release) and run every test project under tests/ (the
+                 connector's net10.0 pass alone, then the rest TEST_JOBS=2 at a time); prints
+                 failures and one summary line per project; TRX results and each run's output go
+                 to artifacts/test-results; last line is "N passed, N failed[, N skipped]"
   demo [args]    build only samples/Quickstart and what it references, and run it
                  (without the sample, the dsql-emulator tool)
   api            rewrite PublicAPI.Shipped.txt/Unshipped.txt of every packable library from
