@@ -402,8 +402,9 @@ run_planned_tests() {
   log "test ${#shared[@]} runs, $slots at a time (TEST_JOBS=1: one after the other)"
   local -A pids=() begun=() labels=() names=()
   local all_started=$SECONDS last_tick=$SECONDS next=0 key
-  # Interrupted (Ctrl-C, CI cancelling): stop the runs still going instead of leaving them behind.
-  trap 'kill "${pids[@]}" 2>/dev/null; exit 130' INT TERM
+  # Interrupted (Ctrl-C, CI cancelling): stop the runs still going (dotnet test, its vstest.console and test host)
+  # instead of leaving them behind.
+  trap 'for pid in "${pids[@]}"; do stop_process_tree "$pid"; done; exit 130' INT TERM
   while [[ "$next" -lt "${#shared[@]}" || "${#pids[@]}" -gt 0 ]]; do
     while [[ "$next" -lt "${#shared[@]}" && "${#pids[@]}" -lt "$slots" ]]; do
       proj="${shared[$next]%%|*}"
@@ -440,6 +441,15 @@ run_planned_tests() {
   done
   trap - INT TERM
   log "tests side by side: done in $(( SECONDS - all_started )) s"
+}
+
+# Stops process $1 and everything it started, children first.
+stop_process_tree() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    stop_process_tree "$child"
+  done
+  kill "$1" 2>/dev/null || true
 }
 
 # Adds one run's exit code (the first failure wins) and seconds to its project's (caller's exit_codes/durations).
