@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build, test, demo and benchmark entry point for Dsql.Connector.
 #
-#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj; prints failures,
-#                            one summary line per project and last "N passed, N failed[, N skipped]"
+#   ./build.sh test          build the solution and run every tests/**/*.Tests.csproj (the connector's
+#                            net10.0 pass alone, then the rest two at a time); prints failures, one summary
+#                            line per project and last "N passed, N failed[, N skipped]"
 #   ./build.sh demo [args]   build only the quickstart and what it references, and run it
 #                            (or, without the sample, the dsql-emulator tool)
 #   ./build.sh api           rewrite the public API baseline (PublicAPI.*.txt) from the code
@@ -19,6 +20,8 @@
 #   PG_BIN           directory holding initdb, pg_ctl and postgres
 #   TEST_VERBOSITY   console logger verbosity for dotnet test (default: minimal: failures and a
 #                    summary per project; normal lists every test)
+#   TEST_JOBS        test runs side by side after the solo run (default 2; 1: every project one after
+#                    the other, output streamed, as before)
 #   PG_PROBE_ROOT    testing aid only: look for PostgreSQL under this root
 #                    instead of / and ignore PATH, so the install branch can be
 #                    exercised on a machine that has PostgreSQL
@@ -73,9 +76,10 @@ usage() {
 Usage: ./build.sh <command> [args]
 
 Commands:
-  test           build the solution (Release) and run every test project under tests/;
-                 prints failures and one summary line per project; TRX results go to
-                 artifacts/test-results; last line is "N passed, N failed[, N skipped]"
+  test           build the solution (Release) and run every test project under tests/ (the
+                 connector's net10.0 pass alone, then the rest TEST_JOBS=2 at a time); prints
+                 failures and one summary line per project; TRX results and each run's output go
+                 to artifacts/test-results; last line is "N passed, N failed[, N skipped]"
   demo [args]    build only samples/Quickstart and what it references, and run it
                  (without the sample, the dsql-emulator tool)
   api            rewrite PublicAPI.Shipped.txt/Unshipped.txt of every packable library from
@@ -316,6 +320,147 @@ counter_attr() {
   printf '%s\n' "${value:-0}"
 }
 
+# Runs one test project: every target framework it has, one after the other, or only framework $4. One TRX per
+# target framework ({framework} is the logger's own placeholder); minimal verbosity prints the failures with their
+# messages and one line per assembly, not every passing test.
+run_test_project() {
+  local proj="$1" name="$2" verbosity="$3" framework="${4:-}"
+  dotnet test "$proj" -c "$CONFIGURATION" --no-build ${framework:+--framework "$framework"} \
+    --logger "trx;LogFilePrefix=$name" \
+    --logger "console;verbosity=$verbosity" \
+    --results-directory "$RESULTS_DIR"
+}
+
+# The same in the background, as the process whose id $! gives (so that stopping it stops dotnet test itself).
+start_test_project() {
+  local proj="$1" name="$2" verbosity="$3" framework="${4:-}" output="$5"
+  (
+    exec dotnet test "$proj" -c "$CONFIGURATION" --no-build ${framework:+--framework "$framework"} \
+      --logger "trx;LogFilePrefix=$name" \
+      --logger "console;verbosity=$verbosity" \
+      --results-directory "$RESULTS_DIR"
+  ) > "$output" 2>&1 < /dev/null &
+}
+
+# How ./build.sh test spends its time (docs/testing.md). A run is "<project name>" or "<project name> <framework>".
+# First, alone: the connector's net10.0 pass. It holds the load, contention and chaos scenarios (16 workers on 4
+# rows, connection storms, sessions cut under 8 workers), whose retry budgets assume that no other test process
+# competes for the two cores; its net8.0 pass leaves exactly those out (VSTestTestCaseFilter in the project).
+SOLO_TEST_RUNS=("Dsql.Connector.Tests net10.0")
+# Then everything else, TEST_JOBS at a time, these first (the longest: about 190 s and 60 s on CI) so that the
+# short projects fill the slot that frees first.
+LONG_TEST_RUNS=("Dsql.Emulator.Tests" "Dsql.Connector.Tests net8.0")
+
+# The runs of the projects given: a project named in SOLO_TEST_RUNS or LONG_TEST_RUNS is split into those runs
+# (its net8.0 run only while DsqlNet8TestsEnabled is not false), any other project is one run. Prints
+# "<solo|shared> <project path> [framework]" lines, solo runs first, then the long runs, then the rest.
+plan_test_runs() {
+  local proj name run run_name run_framework split
+  for run in "${SOLO_TEST_RUNS[@]}" "${LONG_TEST_RUNS[@]}"; do
+    read -r run_name run_framework <<< "$run"
+    [[ "$run_framework" == "net8.0" && "${DsqlNet8TestsEnabled:-true}" == "false" ]] && continue
+    for proj in "$@"; do
+      [[ "$(basename "$proj" .csproj)" == "$run_name" ]] || continue
+      if [[ " ${SOLO_TEST_RUNS[*]} " == *" $run "* ]]; then
+        printf 'solo %s %s\n' "$proj" "$run_framework"
+      else
+        printf 'shared %s %s\n' "$proj" "$run_framework"
+      fi
+    done
+  done
+  for proj in "$@"; do
+    name="$(basename "$proj" .csproj)"
+    split=0
+    for run in "${SOLO_TEST_RUNS[@]}" "${LONG_TEST_RUNS[@]}"; do
+      [[ "${run%% *}" == "$name" ]] && split=1
+    done
+    [[ "$split" -eq 0 ]] && printf 'shared %s\n' "$proj"
+  done
+}
+
+# Runs the planned runs: the solo ones one after the other with nothing beside them (output streamed), then the
+# shared ones $1 at a time. Each shared run's output goes to $RESULTS_DIR/<name>[_<framework>].log and is printed
+# whole when that run ends, so two runs' lines never mix. Adds each run's exit code and seconds to the caller's
+# exit_codes and durations of its project.
+run_planned_tests() {
+  local slots="$1" verbosity="$2"; shift 2
+  local mode proj framework name label rc pid
+  local shared=()
+  while read -r mode proj framework; do
+    name="$(basename "$proj" .csproj)"
+    if [[ "$mode" == "solo" ]]; then
+      label="$name${framework:+ $framework}"
+      local started=$SECONDS
+      rc=0
+      step "test $label (alone)" run_test_project "$proj" "$name" "$verbosity" "$framework" || rc=$?
+      record_test_run "$name" "$rc" $(( SECONDS - started ))
+    else
+      shared+=("$proj|$framework")
+    fi
+  done < <(plan_test_runs "$@")
+
+  log "test ${#shared[@]} runs, $slots at a time (TEST_JOBS=1: one after the other)"
+  local -A pids=() begun=() labels=() names=()
+  local all_started=$SECONDS last_tick=$SECONDS next=0 key
+  # Interrupted (Ctrl-C, CI cancelling): stop the runs still going (dotnet test, its vstest.console and test host)
+  # instead of leaving them behind.
+  trap 'for pid in "${pids[@]}"; do stop_process_tree "$pid"; done; exit 130' INT TERM
+  while [[ "$next" -lt "${#shared[@]}" || "${#pids[@]}" -gt 0 ]]; do
+    while [[ "$next" -lt "${#shared[@]}" && "${#pids[@]}" -lt "$slots" ]]; do
+      proj="${shared[$next]%%|*}"
+      framework="${shared[$next]#*|}"
+      next=$(( next + 1 ))
+      name="$(basename "$proj" .csproj)"
+      key="$name${framework:+_$framework}"
+      labels["$key"]="$name${framework:+ $framework}"
+      names["$key"]="$name"
+      log "test ${labels[$key]}"
+      start_test_project "$proj" "$name" "$verbosity" "$framework" "$RESULTS_DIR/$key.log"
+      pids["$key"]=$!
+      begun["$key"]=$SECONDS
+    done
+    sleep 1
+    for key in "${!pids[@]}"; do
+      pid="${pids[$key]}"
+      kill -0 "$pid" 2>/dev/null && continue
+      rc=0
+      wait "$pid" || rc=$?
+      unset 'pids[$key]'
+      record_test_run "${names[$key]}" "$rc" $(( SECONDS - begun[$key] ))
+      cat "$RESULTS_DIR/$key.log"
+      if [[ "$rc" -eq 0 ]]; then
+        log "test ${labels[$key]}: done in $(( SECONDS - begun[$key] )) s"
+      else
+        err "test ${labels[$key]}: failed (exit $rc) after $(( SECONDS - begun[$key] )) s"
+      fi
+    done
+    if [[ "${#pids[@]}" -gt 0 && $(( SECONDS - last_tick )) -ge "$PROGRESS_SECONDS" ]]; then
+      last_tick=$SECONDS
+      printf '    ... test %s (%d s)\n' "$(for key in "${!pids[@]}"; do printf '%s\n' "${labels[$key]}"; done | LC_ALL=C sort | paste -sd ',' | sed 's/,/, /g')" $(( SECONDS - all_started )) >&2
+    fi
+  done
+  trap - INT TERM
+  log "tests side by side: done in $(( SECONDS - all_started )) s"
+}
+
+# Stops process $1 and everything it started, children first.
+stop_process_tree() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    stop_process_tree "$child"
+  done
+  kill "$1" 2>/dev/null || true
+}
+
+# Adds one run's exit code (the first failure wins) and seconds to its project's (caller's exit_codes/durations).
+record_test_run() {
+  local name="$1" rc="$2" seconds="$3"
+  if [[ -z "${exit_codes[$name]:-}" || "${exit_codes[$name]}" -eq 0 ]]; then
+    exit_codes["$name"]=$rc
+  fi
+  durations["$name"]=$(( ${durations[$name]:-0} + seconds ))
+}
+
 cmd_test() {
   ensure_prereqs
 
@@ -339,21 +484,22 @@ cmd_test() {
   fi
 
   local verbosity="${TEST_VERBOSITY:-minimal}"
+  local jobs="${TEST_JOBS:-2}"
+  [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { err "TEST_JOBS must be a positive number, not '$jobs'"; exit 2; }
   local -A exit_codes=() durations=()
   local name rc started
-  for proj in "${projects[@]}"; do
-    name="$(basename "$proj" .csproj)"
-    rc=0
-    started=$SECONDS
-    # One TRX per target framework ({framework} is the logger's own placeholder); minimal verbosity prints the
-    # failures with their messages and one line per assembly, not every passing test.
-    step "test $name" dotnet test "$proj" -c "$CONFIGURATION" --no-build \
-      --logger "trx;LogFilePrefix=$name" \
-      --logger "console;verbosity=$verbosity" \
-      --results-directory "$RESULTS_DIR" || rc=$?
-    exit_codes["$name"]=$rc
-    durations["$name"]=$(( SECONDS - started ))
-  done
+  if [[ "$jobs" -eq 1 ]]; then
+    for proj in "${projects[@]}"; do
+      name="$(basename "$proj" .csproj)"
+      rc=0
+      started=$SECONDS
+      step "test $name" run_test_project "$proj" "$name" "$verbosity" || rc=$?
+      exit_codes["$name"]=$rc
+      durations["$name"]=$(( SECONDS - started ))
+    done
+  else
+    run_planned_tests "$jobs" "$verbosity" "${projects[@]}"
+  fi
 
   # Sum the counters of every project's TRX file(s).
   local total_passed=0 total_failed=0 total_skipped=0

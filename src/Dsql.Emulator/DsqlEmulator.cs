@@ -138,7 +138,7 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
         string workDirectory = Path.Combine(Path.GetTempPath(), "dsql-emulator", "emulator-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant());
         Directory.CreateDirectory(workDirectory);
         // Lets the next start remove this directory if this process dies without disposing the emulator.
-        await File.WriteAllTextAsync(Path.Combine(workDirectory, "owner.pid"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        await PostgresCluster.WriteOwnerAsync(workDirectory, cancellationToken).ConfigureAwait(false);
         var certificates = EmulatorCertificates.Create(endpoints.Select(e => e.Host), options.TimeProvider.GetUtcNow());
         var emulator = new DsqlEmulator(options, logger, certificates, workDirectory);
         try

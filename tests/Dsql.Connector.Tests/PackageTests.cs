@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
+using Dsql.Emulator.Tests.Infrastructure;
 
 namespace Dsql.Connector.Tests;
 
@@ -193,6 +194,8 @@ public sealed class PackagesFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         string repository = RepositoryRoot();
+        // The emulator's documented-commands test may be building these projects in another test process.
+        using var buildLock = await RepositoryBuildLock.AcquireAsync(repository, TimeSpan.FromMinutes(10));
         foreach (string project in Projects)
             await RunAsync(repository, "pack", Path.Combine("src", project), "-c", "Release", "-o", Feed, $"-p:PackageVersion={Version}", "-nologo");
     }

@@ -45,6 +45,8 @@ public sealed class DocumentedCommandsTests(ITestOutputHelper log)
     public async Task Every_documented_emulator_command_runs_as_written_from_the_repository_root()
     {
         var commands = DocumentedCommands();
+        // dotnet run and dotnet pack build src/*; the connector's package tests may be doing so in another process.
+        using var buildLock = await RepositoryBuildLock.AcquireAsync(RepositoryRoot, TimeSpan.FromMinutes(10));
         string sandbox = Directory.CreateTempSubdirectory("dsql-emulator-docs-").FullName;
         try
         {

@@ -64,6 +64,9 @@ public sealed class PostgresCluster : IAsyncDisposable
     public const string SuperUser = "postgres";
 
     private static readonly string Root = Path.Combine(Path.GetTempPath(), "dsql-emulator");
+
+    /// <summary>How long a directory whose owner file cannot be read is left alone before it counts as abandoned.</summary>
+    private static readonly TimeSpan UnreadableOwnerGrace = TimeSpan.FromMinutes(1);
     private readonly string _baseDirectory;
     private readonly string? _runAs;
     private readonly ILogger _logger;
@@ -135,7 +138,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         string baseDirectory = Path.Combine(Root, Convert.ToHexString(RandomNumberGenerator.GetBytes(6)).ToLowerInvariant());
         CreatePrivateDirectory(baseDirectory);
         CreatePrivateDirectory(Path.Combine(baseDirectory, "sock"));
-        await File.WriteAllTextAsync(Path.Combine(baseDirectory, "owner.pid"), Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        await WriteOwnerAsync(baseDirectory, cancellationToken).ConfigureAwait(false);
         string password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
         string passwordFile = Path.Combine(baseDirectory, "superuser.pw");
         try
@@ -273,6 +276,19 @@ public sealed class PostgresCluster : IAsyncDisposable
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Root, (UnixFileMode)Convert.ToInt32("1777", 8));
     }
 
+    /// <summary>
+    /// Writes this process's id to <c>owner.pid</c> in <paramref name="directory"/> (a cluster's, or an emulator's
+    /// work directory under the same root), whole or not at all: written beside it, then renamed into place. Another
+    /// process sweeping the root at that moment sees no owner file or a complete one, never an empty one it would
+    /// take for an abandoned directory.
+    /// </summary>
+    internal static async Task WriteOwnerAsync(string directory, CancellationToken cancellationToken)
+    {
+        string pending = Path.Combine(directory, "owner.pid.pending");
+        await File.WriteAllTextAsync(pending, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        File.Move(pending, Path.Combine(directory, "owner.pid"), overwrite: true);
+    }
+
     /// <summary>Stops and deletes clusters whose owning process is gone (a test run that was killed).</summary>
     private static void SweepAbandonedClusters(string bin, string? runAs)
     {
@@ -282,7 +298,10 @@ public sealed class PostgresCluster : IAsyncDisposable
             try
             {
                 if (!File.Exists(pidFile)) continue;
-                if (int.TryParse(File.ReadAllText(pidFile), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && IsAlive(pid)) continue;
+                bool known = int.TryParse(File.ReadAllText(pidFile), NumberStyles.None, CultureInfo.InvariantCulture, out int pid);
+                if (known && IsAlive(pid)) continue;
+                // An unreadable owner may be one being written right now by a version that did not write it whole.
+                if (!known && DateTime.UtcNow - File.GetLastWriteTimeUtc(pidFile) < UnreadableOwnerGrace) continue;
                 StopAndDeleteAsync(bin, directory, runAs).GetAwaiter().GetResult();
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
