@@ -88,7 +88,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         {
             for (int cycle = 0; cycle < 10; cycle++)
             {
-                using var tool = ToolProcess.Start(file);
+                using var tool = ToolProcess.Start($"run {cycle}", "run", file);
                 // Anywhere from the slot's creation and the full load to well into the stream.
                 await Task.Delay(random.Next(200, 2500));
                 tool.Kill();
@@ -186,34 +186,8 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         Assert.True(expected.SequenceEqual(actual), $"source {string.Join("/", expected)} target {string.Join("/", actual)}\n{log}");
     }
 
-    private async Task<string> WritePipelineAsync(string source, string table)
-    {
-        var endpoint = emulator.Harness!.Endpoint;
-        var settings = new NpgsqlConnectionStringBuilder(source);
-        string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(file, $"""
-            source:
-              type: postgres
-              hostname: {settings.Host}
-              port: {settings.Port}
-              username: {settings.Username}
-              password: "{settings.Password}"
-              database-name: {settings.Database}
-              schema-name: public
-              table-name: {table}
-            sink:
-              type: dsql
-              host: {endpoint.Host}
-              port: {endpoint.Port}
-              host-address: 127.0.0.1
-              root-certificate: {endpoint.CaCertificatePath}
-              parallelism: 2
-            pipeline:
-              name: run-{Guid.NewGuid():N}
-              parallelism: 2
-            """);
-        return file;
-    }
+    private Task<string> WritePipelineAsync(string source, string table)
+        => ToolTestSource.WritePipelineAsync(new NpgsqlConnectionStringBuilder(source), emulator.Harness!.Endpoint, table, $"run-{Guid.NewGuid():N}");
 
     private RunningTool StartRun(string file)
     {
@@ -263,59 +237,6 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         {
             await _stop.CancelAsync();
             return await _run.WaitAsync(TimeSpan.FromSeconds(30));
-        }
-    }
-
-    /// <summary>The built tool running <c>run</c> as its own process, credentials in its environment; killed with SIGKILL.</summary>
-    private sealed class ToolProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly System.Text.StringBuilder _output = new();
-
-        private ToolProcess(Process process) => _process = process;
-
-        public string Output
-        {
-            get { lock (_output) return _output.ToString(); }
-        }
-
-        public static ToolProcess Start(string file)
-        {
-            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (string argument in new[] { Path.Combine(AppContext.BaseDirectory, "Dsql.Sync.Tool.dll"), "run", file }) start.ArgumentList.Add(argument);
-            foreach (string variable in new[] { "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE" }) start.Environment.Remove(variable);
-            start.Environment["AWS_ACCESS_KEY_ID"] = TestTokens.AccessKeyId;
-            start.Environment["AWS_SECRET_ACCESS_KEY"] = TestTokens.Secret;
-            start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-            var tool = new ToolProcess(Process.Start(start)!);
-            tool._process.OutputDataReceived += (_, e) => tool.Append(e.Data);
-            tool._process.ErrorDataReceived += (_, e) => tool.Append(e.Data);
-            tool._process.BeginOutputReadLine();
-            tool._process.BeginErrorReadLine();
-            return tool;
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null) return;
-            lock (_output) _output.Append(line).Append('\n');
-        }
-
-        public void Kill()
-        {
-            if (!_process.HasExited) _process.Kill();
-            _process.WaitForExit();
-        }
-
-        public void Dispose()
-        {
-            Kill();
-            _process.Dispose();
         }
     }
 }

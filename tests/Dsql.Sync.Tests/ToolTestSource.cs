@@ -36,10 +36,16 @@ internal sealed class ToolTestSource(BackendFixture backend)
     }
 
     /// <summary>A pipeline file in the temporary folder (the caller deletes it) from <paramref name="database"/>'s <paramref name="tables"/> (a table-name value) to <paramref name="endpoint"/>.</summary>
-    public async Task<string> WritePipelineAsync(EmulatorEndpointInfo endpoint, string database, string tables, string name,
+    public Task<string> WritePipelineAsync(EmulatorEndpointInfo endpoint, string database, string tables, string name,
+        string extraSinkKeys = "", int sinkParallelism = 2, int pipelineParallelism = 2)
+        => WritePipelineAsync(new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString) { Database = database }, endpoint, tables, name,
+            extraSinkKeys, sinkParallelism, pipelineParallelism);
+
+    /// <summary>A pipeline file from the database of <paramref name="direct"/> (any cluster) to <paramref name="endpoint"/>.</summary>
+    public static async Task<string> WritePipelineAsync(NpgsqlConnectionStringBuilder direct, EmulatorEndpointInfo endpoint, string tables, string name,
         string extraSinkKeys = "", int sinkParallelism = 2, int pipelineParallelism = 2)
     {
-        var direct = new NpgsqlConnectionStringBuilder(backend.Cluster.ConnectionString);
+        string database = direct.Database!;
         string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(file, $"""
             source:

@@ -39,10 +39,10 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
             // Slices of 50 pages (about 4,500 rows of orders) in chunks of 100 rows: a worker is inside a slice most of
             // the time. w0 starts first, so that it certainly has work when the other two join.
             string[] options = ["--lease", "3", "--slice-pages", "50", "--set", "sink.chunk.max-rows=100"];
-            var victim = ToolProcess.Start(file, "w0", options);
+            var victim = ToolProcess.Start("w0", ["load", file, "--worker", "w0", .. options]);
             workers.Add(victim);
             await victim.WaitForOutputAsync("joins", TimeSpan.FromSeconds(60));
-            for (int i = 1; i < 3; i++) workers.Add(ToolProcess.Start(file, $"w{i}", options));
+            for (int i = 1; i < 3; i++) workers.Add(ToolProcess.Start($"w{i}", ["load", file, "--worker", $"w{i}", .. options]));
 
             // Kill w0 once it holds a slice with a committed chunk and many more to write.
             string? held = null;
@@ -122,93 +122,5 @@ public sealed class ToolWorkersTests(BackendFixture backend, BulkTestEmulator em
         await using var command = new NpgsqlCommand(
             $"SELECT count(*)::text || '/' || coalesce(sum(id), 0)::text || '/' || coalesce(sum(hashtext(t::text)::bigint), 0)::text FROM {table} t", connection);
         return (string)(await command.ExecuteScalarAsync())!;
-    }
-
-    /// <summary>The built dsql-sync tool running as its own process, credentials in its environment as a user's would be.</summary>
-    private sealed class ToolProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-
-        private ToolProcess(string name, Process process)
-        {
-            Name = name;
-            _process = process;
-        }
-
-        public string Name { get; }
-
-        public bool HasExited => _process.HasExited;
-
-        public string Output
-        {
-            get { lock (_output) return _output.ToString(); }
-        }
-
-        public static ToolProcess Start(string file, string name, params string[] options)
-        {
-            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Dsql.Sync.Tool.dll"));
-            foreach (string argument in new[] { "load", file, "--worker", name }.Concat(options)) start.ArgumentList.Add(argument);
-            foreach (string variable in new[] { "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE" }) start.Environment.Remove(variable);
-            start.Environment["AWS_ACCESS_KEY_ID"] = TestTokens.AccessKeyId;
-            start.Environment["AWS_SECRET_ACCESS_KEY"] = TestTokens.Secret;
-            start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-            var tool = new ToolProcess(name, Process.Start(start)!);
-            tool._process.OutputDataReceived += (_, e) => tool.Append(e.Data);
-            tool._process.ErrorDataReceived += (_, e) => tool.Append(e.Data);
-            tool._process.BeginOutputReadLine();
-            tool._process.BeginErrorReadLine();
-            return tool;
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null) return;
-            // Each line with its time since the start, for reading a failure.
-            lock (_output) _output.Append(CultureInfo.InvariantCulture, $"[{_clock.Elapsed.TotalSeconds:0.00}] ").Append(line).Append('\n');
-        }
-
-        /// <summary>Waits until a line of the output contains <paramref name="text"/>.</summary>
-        public async Task WaitForOutputAsync(string text, TimeSpan limit)
-        {
-            var clock = Stopwatch.StartNew();
-            while (!Output.Contains(text, StringComparison.Ordinal))
-            {
-                if (_process.HasExited || clock.Elapsed > limit) throw new TimeoutException($"{Name} did not print '{text}':\n{Output}");
-                await Task.Delay(20);
-            }
-        }
-
-        /// <summary>SIGKILL: no chance to give its steps back.</summary>
-        public void Kill() => _process.Kill();
-
-        public async Task<int> WaitAsync(TimeSpan limit)
-        {
-            using var timeout = new CancellationTokenSource(limit);
-            try
-            {
-                await _process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill();
-                throw new TimeoutException($"{Name} did not finish within {limit.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s:\n{Output}");
-            }
-            _process.WaitForExit();
-            return _process.ExitCode;
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) _process.Kill();
-            _process.Dispose();
-        }
     }
 }
