@@ -32,6 +32,40 @@ internal static class SyncTool
     public const int BadInput = 2;
     public const int Interrupted = 130;
 
+    /// <summary>Reads the pipeline file, printing every problem (exit 2) when it has some.</summary>
+    internal static async Task<PipelineDefinition?> ReadPipelineAsync(string path, IReadOnlyList<string> overrides, TextWriter error)
+    {
+        try
+        {
+            return PipelineDefinition.Load(path, overrides);
+        }
+        catch (PipelineFileException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Origin} has {ex.Problems.Count} problem(s):");
+            foreach (var problem in ex.Problems) await error.WriteLineAsync($"  {problem.Path}: {problem.Message}");
+            return null;
+        }
+        catch (IOException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return null;
+        }
+    }
+
+    private static async Task<int> StatusAsync(string path, IReadOnlyList<string> overrides, TextWriter output, TextWriter error, SyncToolHooks hooks, CancellationToken cancellationToken)
+    {
+        if (await ReadPipelineAsync(path, overrides, error) is not { } pipeline) return BadInput;
+        try
+        {
+            return await new PipelineStatus(output, hooks).RunAsync(pipeline, pipeline.Pipeline.Name ?? Path.GetFileNameWithoutExtension(path), cancellationToken);
+        }
+        catch (Exception ex) when (ex is DbException or DsqlConfigurationException or TimeoutException)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return Failed;
+        }
+    }
+
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, SyncToolHooks hooks, CancellationToken cancellationToken)
     {
         var file = new Argument<string>("pipeline") { Description = "The pipeline file (YAML: source, sink, pipeline sections)." };
@@ -57,9 +91,13 @@ internal static class SyncTool
         run.Options.Add(worker);
         run.Options.Add(lease);
         run.Options.Add(slicePages);
+        var status = new Command("status", "Print where the pipeline stands: its load job and applied position on the target, its replication slot and the log not applied yet at the source. Changes nothing.");
+        status.Arguments.Add(file);
+        status.Options.Add(set);
         var root = new RootCommand("dsql-sync: load PostgreSQL tables into Amazon Aurora DSQL, and keep them in step with change capture.");
         root.Subcommands.Add(load);
         root.Subcommands.Add(run);
+        root.Subcommands.Add(status);
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -68,6 +106,8 @@ internal static class SyncTool
             await error.WriteLineAsync("Run with --help for the commands.");
             return BadInput;
         }
+        if (parse.Action is null && parse.CommandResult.Command == status)
+            return await StatusAsync(parse.GetValue(file)!, parse.GetValue(set) ?? [], output, error, hooks, cancellationToken);
         bool replicate = parse.CommandResult.Command == run;
         if (parse.Action is not null || !(replicate || parse.CommandResult.Command == load))
         {
@@ -130,22 +170,7 @@ internal sealed partial class PipelineLoad(TextWriter output, TextWriter error, 
     /// <summary>Runs <c>load</c>, or with <paramref name="replicate"/> <c>run</c> (a full load from the slot's snapshot, then the change stream).</summary>
     public async Task<int> RunAsync(string path, bool dryRun, IReadOnlyList<string> overrides, CancellationToken cancellationToken, bool replicate = false)
     {
-        PipelineDefinition pipeline;
-        try
-        {
-            pipeline = PipelineDefinition.Load(path, overrides);
-        }
-        catch (PipelineFileException ex)
-        {
-            await error.WriteLineAsync($"error: {ex.Origin} has {ex.Problems.Count} problem(s):");
-            foreach (var problem in ex.Problems) await error.WriteLineAsync($"  {problem.Path}: {problem.Message}");
-            return SyncTool.BadInput;
-        }
-        catch (IOException ex)
-        {
-            await error.WriteLineAsync($"error: {ex.Message}");
-            return SyncTool.BadInput;
-        }
+        if (await SyncTool.ReadPipelineAsync(path, overrides, error) is not { } pipeline) return SyncTool.BadInput;
 
         _loadOptions = pipeline.Sink.LoadOptions;
         var options = _loadOptions.ToSchemaMappingOptions();

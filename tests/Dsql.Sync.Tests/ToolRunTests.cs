@@ -55,6 +55,13 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             Assert.Contains("rows loaded", first.Output, StringComparison.Ordinal);
             Assert.Contains("stopped at", first.Output, StringComparison.Ordinal);
 
+            // status reads both sides and changes nothing.
+            var status = new RunningTool(["status", file], first.Hooks);
+            Assert.Equal(0, await status.WaitExitAsync());
+            Assert.Matches(@"load: +job \S+ done: 1 of 1 slice\(s\) done, [0-9,]+ rows loaded", status.Output);
+            Assert.Contains("target: changes applied up to", status.Output, StringComparison.Ordinal);
+            Assert.Matches(@"source: slot dsql_sync_run_\w+ not in use, confirmed up to [0-9A-F]+/[0-9A-F]+", status.Output);
+
             // Changes made while nothing runs arrive after the restart; nothing is loaded twice.
             await LogicalSourceFixture.ExecuteAsync(source, $"DELETE FROM {table} WHERE id BETWEEN 100 AND 199; UPDATE {table} SET note = 'after the stop' WHERE id BETWEEN 200 AND 299;");
             var second = StartRun(file);
@@ -213,6 +220,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
 
         public RunningTool(string[] args, SyncToolHooks hooks)
         {
+            Hooks = hooks;
             _synchronized = TextWriter.Synchronized(_output);
             _run = Task.Run(() => SyncTool.RunAsync(args, _synchronized, _synchronized, hooks, _stop.Token));
         }
@@ -232,6 +240,10 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
                 await Task.Delay(20);
             }
         }
+
+        public SyncToolHooks Hooks { get; }
+
+        public Task<int> WaitExitAsync() => _run.WaitAsync(TimeSpan.FromSeconds(60));
 
         public async Task<int> StopAsync()
         {
