@@ -279,6 +279,23 @@ public sealed class PipelineFileTests
     }
 
     [Fact]
+    public void Schema_change_and_poison_behaviour_are_read_and_checked()
+    {
+        var pipeline = PipelineDefinition.Parse(Minimal(("pipeline.schema.change.behavior", "EXCEPTION"), ("sink.poison-behavior", "dead-letter")));
+
+        Assert.Equal(Cdc.SchemaChangeBehavior.Stop, pipeline.Pipeline.SchemaChanges);
+        Assert.Equal(Cdc.PoisonBehavior.DeadLetter, pipeline.Sink.Poison);
+        Assert.Equal(Cdc.SchemaChangeBehavior.Apply, PipelineDefinition.Parse(Minimal(("pipeline.schema.change.behavior", "try_evolve"))).Pipeline.SchemaChanges);
+        Assert.Equal(Cdc.PoisonBehavior.Stop, PipelineDefinition.Parse(Minimal()).Sink.Poison);
+
+        var ex = Refused(Minimal(("pipeline.schema.change.behavior", "ignore"), ("sink.poison-behavior", "skip")));
+
+        Assert.Equal(["sink.poison-behavior", "pipeline.schema.change.behavior"], PathsOf(ex));
+        Assert.Contains("dead-letter", ex.Problems[0].Message, StringComparison.Ordinal);
+        Assert.Contains("ignore is not offered", ex.Problems[1].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_password_never_appears_in_a_message()
     {
         var ex = Refused(Minimal(("sink.password", "Tr0ub4dor&3"), ("source.password", "\n    secret: c0rrect-h0rse")));

@@ -46,6 +46,8 @@ internal sealed partial class PipelineLoad
         {
             PipelineId = name,
             TypeMapping = pipeline.Sink.LoadOptions.ToSchemaMappingOptions(),
+            SchemaChanges = pipeline.Pipeline.SchemaChanges,
+            Poison = pipeline.Sink.Poison,
         });
         await applier.EnsureCreatedAsync(cancellationToken);
 

@@ -33,8 +33,9 @@ public sealed class DsqlSinkOptions
     internal DsqlSinkOptions(string? name, string host, int port, string database, bool useIamAuth, string? region,
         string? username, string? password, int maxPoolSize, int minPoolSize, TimeSpan? connectionMaxLifetime,
         TimeSpan connectionIdleTimeout, bool enableFullLoad, int parallelism, string? hostAddress, string? rootCertificate,
-        DsqlSinkLoadOptions? loadOptions = null)
+        DsqlSinkLoadOptions? loadOptions = null, Cdc.PoisonBehavior poison = Cdc.PoisonBehavior.Stop)
     {
+        Poison = poison;
         Name = name;
         Host = host;
         Port = port;
@@ -117,6 +118,13 @@ public sealed class DsqlSinkOptions
     /// mode, wire format, chunk and statement sizes (docs/loading.md, "dsql-sync's own sink options").
     /// </summary>
     public DsqlSinkLoadOptions LoadOptions { get; }
+
+    /// <summary>
+    /// <c>sink.poison-behavior</c>, for <c>dsql-sync run</c>: what happens to a change DSQL refuses (a value over a limit,
+    /// a constraint): <c>stop</c> (the default) stops the pipeline before it, naming it; <c>dead-letter</c> records it
+    /// in <c>dsql_sync_dead_letters</c> and goes on. Not in the seed.
+    /// </summary>
+    public Cdc.PoisonBehavior Poison { get; }
 
     /// <summary>The connector settings of a DSQL target (<c>use-iam-auth: true</c>), already validated when the file was read.</summary>
     /// <returns>A new settings object; changing it changes nothing here.</returns>

@@ -63,6 +63,18 @@ internal static class DsqlSinkReader
         }
 
         var load = SinkLoadReader.Read(section);
+        var poison = Cdc.PoisonBehavior.Stop;
+        switch (section.Text("poison-behavior"))
+        {
+            case null or "stop":
+                break;
+            case "dead-letter":
+                poison = Cdc.PoisonBehavior.DeadLetter;
+                break;
+            case { } other:
+                section.Refuse("poison-behavior", other, "stop (the pipeline stops at a change DSQL refuses) or dead-letter (the change is recorded in dsql_sync_dead_letters and the pipeline goes on)");
+                break;
+        }
         section.RefuseUnread(FlinkOnly.Sink, _ => null);
         if (host is null)
         {
@@ -70,7 +82,7 @@ internal static class DsqlSinkReader
         }
 
         var sink = new DsqlSinkOptions(name, host, port, database, useIamAuth, region, username, password, maxPool, minPool,
-            lifetime, idle, fullLoad, parallelism, hostAddress, rootCertificate, load);
+            lifetime, idle, fullLoad, parallelism, hostAddress, rootCertificate, load, poison);
         if (useIamAuth)
         {
             SinkConnectorSettings.Collect(sink, section);

@@ -30,7 +30,6 @@ internal static class FlinkOnly
 
     public static readonly IReadOnlyDictionary<string, string> Pipeline = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["schema.change.behavior"] = "schema changes are not replayed",
         ["local-time-zone"] = "timestamps are copied as PostgreSQL stores them",
         ["execution.runtime-mode"] = "dsql-sync runs no Flink job",
         ["user-defined-function"] = "dsql-sync runs no Flink job",

@@ -163,7 +163,24 @@ public sealed class PipelineDefinition
         var name = section.Text("name");
         var parallelism = (int)section.Number("parallelism", PipelineSettings.DefaultParallelism, 1, 1024,
             "a number of tables loaded at once, from 1 to 1024", out _);
+        var schemaChanges = Cdc.SchemaChangeBehavior.Apply;
+        if (section.Text("schema.change.behavior") is { } behavior)
+        {
+            switch (behavior.ToLowerInvariant())
+            {
+                case "lenient" or "try_evolve" or "evolve":
+                    break;
+                case "exception":
+                    schemaChanges = Cdc.SchemaChangeBehavior.Stop;
+                    break;
+                default:
+                    section.Refuse("schema.change.behavior", behavior,
+                        "lenient, try_evolve or evolve (a column added or dropped at the source is added or dropped on DSQL), or exception (the pipeline stops at it); " +
+                        "ignore is not offered: later changes to a column DSQL lacks could not be applied");
+                    break;
+            }
+        }
         section.RefuseUnread(FlinkOnly.Pipeline, _ => null);
-        return new PipelineSettings(name, parallelism);
+        return new PipelineSettings(name, parallelism, schemaChanges);
     }
 }
