@@ -67,6 +67,29 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             var second = StartRun(file);
             await second.WaitForAsync("streaming changes from");
             await WaitEqualAsync(source, target, table);
+
+            // One source transaction of 10,000 rows, more than a DSQL transaction may hold, then a column added
+            // mid-stream and used at once.
+            await LogicalSourceFixture.ExecuteAsync(source, $"INSERT INTO {table} SELECT g, 3, 'bulk ' || g FROM generate_series(200000, 209999) g");
+            await WaitEqualAsync(source, target, table);
+            await LogicalSourceFixture.ExecuteAsync(source, $"ALTER TABLE {table} ADD COLUMN label varchar(20); UPDATE {table} SET label = 'L' || id WHERE id BETWEEN 300 AND 310;");
+            string labels = $"SELECT count(label)::bigint, coalesce(sum(length(label)), 0)::bigint FROM {table}";
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                try
+                {
+                    if ((await ToolTestSource.TargetRowAsync(target, labels)).SequenceEqual(new object?[] { 11L, 44L })) break;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedColumn)
+                {
+                    // not added yet
+                }
+                await Task.Delay(100);
+            }
+            Assert.Equal(new object?[] { 11L, 44L }, await ToolTestSource.TargetRowAsync(target, labels));
+            Assert.Equal("character varying(20)", await BulkTestEmulator.ScalarAsync<string>(target,
+                $"SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attname = 'label'"));
             Assert.Equal(0, await second.StopAsync());
             Assert.Contains("resuming slot", second.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("rows loaded", second.Output, StringComparison.Ordinal);
@@ -74,6 +97,36 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         finally
         {
             File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Run_refuses_a_bad_pipeline_file_and_a_source_without_logical_decoding_naming_the_fix()
+    {
+        await emulator.DataSourceAsync(backend);
+        string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, PipelineYaml.Minimal(("source.decoding.plugin.name", "wal2json"), ("pipeline.schema.change.behavior", "ignore")));
+        string replicaSource = await new ToolTestSource(backend).CreateDatabaseAsync("replica_source");
+        string table = EmulatorConnections.UniqueName("plain");
+        await new ToolTestSource(backend).ExecuteAsync(replicaSource, $"CREATE TABLE {table} (id int PRIMARY KEY)");
+        string onReplica = await new ToolTestSource(backend).WritePipelineAsync(emulator.Harness!.Endpoint, replicaSource, table, "replica-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var bad = new RunningTool(["run", file], new SyncToolHooks());
+            Assert.Equal(2, await bad.WaitExitAsync());
+            Assert.Contains("source.decoding.plugin.name", bad.Output, StringComparison.Ordinal);
+            Assert.Contains("pipeline.schema.change.behavior", bad.Output, StringComparison.Ordinal);
+
+            // The emulator's backend runs with wal_level = replica.
+            var replica = StartRun(onReplica);
+            Assert.Equal(2, await replica.WaitExitAsync());
+            Assert.Contains("wal_level", replica.Output, StringComparison.Ordinal);
+            Assert.Contains("logical", replica.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+            File.Delete(onReplica);
         }
     }
 
