@@ -78,22 +78,18 @@ internal static class SyncTool
         var worker = new Option<string?>("--worker") { Description = "This process's name in the job table (default: host name and process id). Processes that run the same pipeline share its work." };
         var lease = new Option<int>("--lease") { Description = "Seconds a worker holds a step without renewing it; a killed worker's steps are taken over after this long.", DefaultValueFactory = _ => LoadSettings.DefaultLeaseSeconds };
         var slicePages = new Option<long>("--slice-pages") { Description = "Source heap pages (8 KiB each) per slice, the unit of work a worker claims.", DefaultValueFactory = _ => LoadSettings.DefaultSlicePages };
-        var load = new Command("load", "Create the tables on DSQL, copy the rows, then create indexes and constraints. Several processes running the same pipeline share the load.");
-        load.Arguments.Add(file);
-        load.Options.Add(dryRun);
-        load.Options.Add(set);
-        load.Options.Add(worker);
-        load.Options.Add(lease);
-        load.Options.Add(slicePages);
-        var run = new Command("run", "Capture the source's changes: create the replication slot, load the tables from its snapshot (sink.enable-full-load), then apply every committed change to DSQL until stopped (Ctrl+C).");
-        run.Arguments.Add(file);
-        run.Options.Add(set);
-        run.Options.Add(worker);
-        run.Options.Add(lease);
-        run.Options.Add(slicePages);
-        var status = new Command("status", "Print where the pipeline stands: its load job and applied position on the target, its replication slot and the log not applied yet at the source. Changes nothing.");
-        status.Arguments.Add(file);
-        status.Options.Add(set);
+        static Command Command(string name, string description, Argument argument, params Option[] options)
+        {
+            var command = new Command(name, description) { argument };
+            foreach (var option in options) command.Options.Add(option);
+            return command;
+        }
+        var load = Command("load", "Create the tables on DSQL, copy the rows, then create indexes and constraints. Several processes running the same pipeline share the load.",
+            file, dryRun, set, worker, lease, slicePages);
+        var run = Command("run", "Capture the source's changes: create the replication slot, load the tables from its snapshot (sink.enable-full-load), then apply every committed change to DSQL until stopped (Ctrl+C).",
+            file, set, worker, lease, slicePages);
+        var status = Command("status", "Print where the pipeline stands: its load job and applied position on the target, its replication slot and the log not applied yet at the source. Changes nothing.",
+            file, set);
         var root = new RootCommand("dsql-sync: load PostgreSQL tables into Amazon Aurora DSQL, and keep them in step with change capture.");
         root.Subcommands.Add(load);
         root.Subcommands.Add(run);
