@@ -101,7 +101,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
     }
 
     [Fact]
-    public async Task Run_refuses_a_bad_pipeline_file_and_a_source_without_logical_decoding_naming_the_fix()
+    public async Task Run_refuses_a_bad_pipeline_file_a_generated_column_and_a_source_without_logical_decoding_naming_the_fix()
     {
         await emulator.DataSourceAsync(backend);
         string file = Path.Combine(Path.GetTempPath(), $"pipeline-{Guid.NewGuid():N}.yaml");
@@ -116,6 +116,15 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             Assert.Equal(2, await bad.WaitExitAsync());
             Assert.Contains("source.decoding.plugin.name", bad.Output, StringComparison.Ordinal);
             Assert.Contains("pipeline.schema.change.behavior", bad.Output, StringComparison.Ordinal);
+
+            // A generated column: the stream does not carry its values.
+            string totals = EmulatorConnections.UniqueName("totals");
+            string withGenerated = await logical.CreateDatabaseAsync($"CREATE TABLE {totals} (id int PRIMARY KEY, net int, gross int GENERATED ALWAYS AS (net * 2) STORED)");
+            string generatedFile = await WritePipelineAsync(withGenerated, totals);
+            var generated = StartRun(generatedFile);
+            Assert.Equal(2, await generated.WaitExitAsync());
+            File.Delete(generatedFile);
+            Assert.Contains($"public.{totals}.gross is a generated column", generated.Output, StringComparison.Ordinal);
 
             // The emulator's backend runs with wal_level = replica.
             var replica = StartRun(onReplica);

@@ -31,6 +31,15 @@ internal sealed partial class PipelineLoad
                 "Add a primary key at the source, or leave the table out of source.table-name.");
             return SyncTool.BadInput;
         }
+        // pgoutput does not publish generated columns (before PostgreSQL 18): their copies on DSQL, plain columns since
+        // the load, would stay NULL for new rows, and the applier would take them for columns dropped at the source.
+        if (mapping.Decisions.Where(d => d.Source == "generated column").Select(d => d.Subject).ToList() is { Count: > 0 } generated)
+        {
+            await error.WriteLineAsync($"error: {string.Join(", ", generated)} {(generated.Count == 1 ? "is a generated column" : "are generated columns")}: " +
+                "the change stream does not carry generated values, so dsql-sync run could not keep them up to date on DSQL. " +
+                "Leave those tables out of source.table-name (dsql-sync load copies them once), or make the columns plain at the source.");
+            return SyncTool.BadInput;
+        }
         if (!await ExistingTablesMatchAsync(sink, mapping, cancellationToken)) return SyncTool.BadInput;
 
         string slot = pipeline.Source.SlotName ?? DefaultSlotName(name);
