@@ -162,15 +162,20 @@ internal sealed partial class PipelineLoad
         {
             bool rows = await sink.ExecuteInTransactionAsync(async (connection, token) =>
             {
-                await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
-                exists.Parameters.Add(new NpgsqlParameter { Value = table.QualifiedName });
-                if (!(bool)(await exists.ExecuteScalarAsync(token))!) return false;
+                if (!await TableExistsAsync(connection, table, token)) return false;
                 await using var any = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM {table.QualifiedName})", connection);
                 return (bool)(await any.ExecuteScalarAsync(token))!;
             }, new DsqlTransactionOptions { ReadOnly = true }, cancellationToken);
             if (rows) return table.Schema + "." + table.Name;
         }
         return null;
+    }
+
+    private static async Task<bool> TableExistsAsync(NpgsqlConnection connection, TableMapping table, CancellationToken cancellationToken)
+    {
+        await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+        exists.Parameters.Add(new NpgsqlParameter { Value = table.QualifiedName });
+        return (bool)(await exists.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>Deletes every row of <paramref name="table"/> on the target, by key, in transactions within DSQL's row limit.</summary>
@@ -183,9 +188,7 @@ internal sealed partial class PipelineLoad
         {
             deleted = await sink.ExecuteInTransactionAsync(async (connection, token) =>
             {
-                await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
-                exists.Parameters.Add(new NpgsqlParameter { Value = table.QualifiedName });
-                if (!(bool)(await exists.ExecuteScalarAsync(token))!) return 0;
+                if (!await TableExistsAsync(connection, table, token)) return 0;
                 await using var delete = new NpgsqlCommand(sql, connection);
                 return await delete.ExecuteNonQueryAsync(token);
             }, cancellationToken: cancellationToken);
