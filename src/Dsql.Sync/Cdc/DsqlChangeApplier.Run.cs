@@ -164,6 +164,13 @@ public sealed partial class DsqlChangeApplier
         /// </summary>
         private async Task ApplyItemsAsync(List<Item> items)
         {
+            // First the batch with its changes merged into multi-row statements; when DSQL refuses that, change by change.
+            if (items.Count > 1 && await TryCommitAsync(items, null, grouped: true).ConfigureAwait(false) is null) return;
+            await ApplyOneByOneAsync(items).ConfigureAwait(false);
+        }
+
+        private async Task ApplyOneByOneAsync(List<Item> items)
+        {
             while (items.Count > 0)
             {
                 var failure = await TryCommitAsync(items, null).ConfigureAwait(false);
@@ -174,13 +181,13 @@ public sealed partial class DsqlChangeApplier
                     // The position or COMMIT failed (e.g. a limit crossed by the batch as a whole): halve the batch.
                     if (items.Count == 1) { await PoisonAsync(items[0], failure.Error).ConfigureAwait(false); return; }
                     int half = items.Count / 2;
-                    await ApplyItemsAsync(items.GetRange(0, half)).ConfigureAwait(false);
+                    await ApplyOneByOneAsync(items.GetRange(0, half)).ConfigureAwait(false);
                     items = items.GetRange(half, items.Count - half);
                     continue;
                 }
                 if (failure.Index > 0)
                 {
-                    await ApplyItemsAsync(items.GetRange(0, failure.Index)).ConfigureAwait(false);
+                    await ApplyOneByOneAsync(items.GetRange(0, failure.Index)).ConfigureAwait(false);
                     items = items.GetRange(failure.Index, items.Count - failure.Index);
                     continue;
                 }
@@ -201,7 +208,11 @@ public sealed partial class DsqlChangeApplier
         }
 
         /// <summary>One DSQL transaction: the items' statements, a dead letter, the position. Null when it committed.</summary>
-        private async Task<Failure?> TryCommitAsync(List<Item> items, (Item Item, Exception Error)? deadLetter)
+        /// <remarks>
+        /// <paramref name="grouped"/>: the items' changes merged (<see cref="Grouping"/>); any refusal by DSQL then comes
+        /// back as a failure at index 0, for the caller to apply the items one by one and find the change at fault.
+        /// </remarks>
+        private async Task<Failure?> TryCommitAsync(List<Item> items, (Item Item, Exception Error)? deadLetter, bool grouped = false)
         {
             var target = deadLetter is { } dead ? dead.Item.After : items[^1].After;
             var before = Position;
@@ -218,7 +229,8 @@ public sealed partial class DsqlChangeApplier
                         failedAt = -1;
                         await CheckPositionAsync(connection, before, token).ConfigureAwait(false);
                         failedAt = 0;
-                        await ExecuteAsync(connection, items, i => failedAt = i, token).ConfigureAwait(false);
+                        if (grouped) await ExecuteGroupedAsync(connection, items, token).ConfigureAwait(false);
+                        else await ExecuteAsync(connection, items, i => failedAt = i, token).ConfigureAwait(false);
                         failedAt = items.Count;
                         if (deadLetter is { } d) await WriteDeadLetterAsync(connection, d.Item, d.Error, token).ConfigureAwait(false);
                         await WritePositionAsync(connection, target, token).ConfigureAwait(false);
@@ -238,6 +250,11 @@ public sealed partial class DsqlChangeApplier
                 catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
                 {
                     string category = Categorize(ex);
+                    if (grouped && failedAt >= 0 && DsqlErrors.FindPostgresException(ex) is { } refused && refused.SqlState != "40001")
+                    {
+                        CdcTelemetry.Retries.Add(1, applier._pipelineTag);
+                        return new Failure(0, ex);
+                    }
                     CdcTelemetry.Errors.Add(1, new(CdcTelemetry.CategoryTag, category), applier._pipelineTag);
                     if (attempts > 1) CdcTelemetry.Retries.Add(attempts - 1, applier._pipelineTag);
                     if (category is "data" or "constraint" or "limit" && deadLetter is null) return new Failure(Math.Max(failedAt, 0), ex);
@@ -323,6 +340,17 @@ public sealed partial class DsqlChangeApplier
             await CommittedAsync([item], null, target).ConfigureAwait(false);
         }
 
+        private static async Task ExecuteGroupedAsync(NpgsqlConnection connection, List<Item> items, CancellationToken token)
+        {
+            var commands = Grouping.Build(items);
+            for (int start = 0; start < commands.Count; start += CommandsPerRoundTrip)
+            {
+                await using var batch = new NpgsqlBatch(connection);
+                for (int i = start; i < commands.Count && i < start + CommandsPerRoundTrip; i++) batch.BatchCommands.Add(commands[i]);
+                await batch.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+            }
+        }
+
         private async Task ExecuteAsync(NpgsqlConnection connection, List<Item> items, Action<int> at, CancellationToken token)
         {
             int i = 0;
@@ -337,9 +365,7 @@ public sealed partial class DsqlChangeApplier
                     foreach (var command in items[i].Commands)
                     {
                         // A retried attempt sends the same commands again: each goes into a fresh batch.
-                        var copy = new NpgsqlBatchCommand(command.CommandText);
-                        foreach (NpgsqlParameter parameter in command.Parameters) copy.Parameters.Add(parameter.Clone());
-                        batch.BatchCommands.Add(copy);
+                        batch.BatchCommands.Add(Copy(command));
                         owners.Add(i);
                     }
                 }
