@@ -130,4 +130,73 @@ public sealed class ChangeApplierGroupingTests(BackendFixture backend, BulkTestE
         Assert.Equal(new ChangePosition(20, 4, true), final);
         Assert.True(retries.Count >= 1, "the merged batch should have been refused and applied again");
     }
+
+    [Fact]
+    public async Task Four_lanes_apply_a_history_with_key_changes_between_lanes_and_keep_one_position_row_each()
+    {
+        var dataSource = await emulator.DataSourceAsync(backend);
+        string table = await BulkTestEmulator.CreateTableAsync(dataSource, "lanes", "id integer PRIMARY KEY, name text, note text");
+        var t = People(table);
+        var (stream, expected) = History(t, seed: 41, transactions: 400);
+        stream.Add(Transaction(stream[^1].CommitLsn + 10)); // an empty transaction at the end still moves every lane
+        string positions = EmulatorConnections.UniqueName("positions");
+        var applier = Applier(dataSource, "lanes", o => { o.Lanes = 4; o.PositionTable = positions; o.MaxChangesPerTransaction = 50; });
+        await applier.EnsureCreatedAsync();
+        var reported = new List<ChangePosition>();
+
+        var final = await applier.ApplyAsync(Stream(stream), (position, _) => { reported.Add(position); return default; });
+
+        Assert.Equal(expected, await RowsAsync(dataSource, table));
+        Assert.Equal(new ChangePosition(stream[^1].CommitLsn, 0, true), final);
+        Assert.Equal(final, await applier.GetPositionAsync());
+        Assert.Equal(reported.Order(PositionOrder.Instance), reported); // the safe position only moves forward
+        Assert.Equal(final, reported[^1]);
+        var rows = await RowsAsync(dataSource, positions, "pipeline_id, commit_lsn");
+        Assert.Equal(Enumerable.Range(0, 4).Select(k => $"lanes#{k}/4|{final.CommitLsn}").ToList(), rows);
+    }
+
+    [Fact]
+    public async Task A_run_stopped_with_four_lanes_and_resumed_with_two_then_one_applies_every_change_once()
+    {
+        // Inserts into a table without key are plain INSERTs: a change applied twice shows as a second row.
+        var dataSource = await emulator.DataSourceAsync(backend);
+        string table = await BulkTestEmulator.CreateTableAsync(dataSource, "relane", "id integer, name text, note text");
+        var t = People(table);
+        var stream = Enumerable.Range(1, 200).Select(n => Transaction((ulong)n * 10, Enumerable.Range(0, 5).Select(i => Insert(t, n * 10 + i, "x" + n, null)).ToArray())).ToList();
+        string positions = EmulatorConnections.UniqueName("positions");
+        void Configure(DsqlChangeApplierOptions o, int lanes) { o.Lanes = lanes; o.PositionTable = positions; o.MaxChangesPerTransaction = 20; }
+        await Applier(dataSource, "relane", o => Configure(o, 4)).EnsureCreatedAsync();
+        using var cancel = new CancellationTokenSource();
+        int commits = 0;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Applier(dataSource, "relane", o => Configure(o, 4)).ApplyAsync(Stream(stream), (_, _) =>
+        {
+            if (++commits == 12) cancel.Cancel(); // lanes stop wherever each of them is
+            return default;
+        }, cancellationToken: cancel.Token));
+        long afterFirst = await BulkTestEmulator.ScalarAsync<long>(dataSource, $"SELECT count(*) FROM {table}");
+        var stored = await RowsAsync(dataSource, positions, "pipeline_id, commit_lsn");
+        Assert.InRange(afterFirst, 1, 999);
+        Assert.Equal(4, stored.Count);
+
+        var two = Applier(dataSource, "relane", o => Configure(o, 2));
+        var stopped = await two.GetPositionAsync();
+        await two.ApplyAsync(Stream(stream.Take(150)));
+        var final = await Applier(dataSource, "relane", o => Configure(o, 1)).ApplyAsync(Stream(stream));
+
+        Assert.True(stopped.CommitLsn * 5 / 10 <= (ulong)afterFirst, $"{stopped} claims more than the {afterFirst} rows written");
+        Assert.Equal(1_000L, await BulkTestEmulator.ScalarAsync<long>(dataSource, $"SELECT count(*) FROM {table}"));
+        Assert.Equal(1_000L, await BulkTestEmulator.ScalarAsync<long>(dataSource, $"SELECT count(DISTINCT id) FROM {table}"));
+        Assert.Equal(new ChangePosition(2_000, 5, true), final);
+        Assert.Equal(["relane|2000"], await RowsAsync(dataSource, positions, "pipeline_id, commit_lsn")); // the older layouts are gone
+    }
+
+    /// <summary>Orders positions as the stream does.</summary>
+    private sealed class PositionOrder : IComparer<ChangePosition>
+    {
+        public static readonly PositionOrder Instance = new();
+
+        public int Compare(ChangePosition a, ChangePosition b)
+            => a.CommitLsn != b.CommitLsn ? a.CommitLsn.CompareTo(b.CommitLsn) : a.Complete != b.Complete ? a.Complete.CompareTo(b.Complete) : a.Applied.CompareTo(b.Applied);
+    }
 }

@@ -72,21 +72,38 @@ internal sealed class ChangeStatements
         : Target.PrimaryKey.Count == 0 ? $"the DSQL table {Target} has no primary key: DSQL needs a key to apply updates and deletes"
         : null;
 
-    /// <summary>The statements applying <paramref name="change"/> (an insert, update or delete), the rows they modify and their estimated bytes.</summary>
-    public (List<NpgsqlBatchCommand> Commands, int Rows, long Bytes) Build(RowChange change)
+    /// <summary>The rows <paramref name="change"/> (an insert, update or delete) modifies and their estimated bytes.</summary>
+    public (int Rows, long Bytes) Measure(RowChange change)
+    {
+        switch (change.Kind)
+        {
+            case ChangeKind.Insert:
+                return (1, Estimate(change.NewValues!));
+            case ChangeKind.Delete:
+                return (1, EstimateKey(change.OldKey!));
+            case ChangeKind.Update:
+                bool keyChanged = KeyChanged(change);
+                return (keyChanged ? 2 : 1, Estimate(change.NewValues!) + (keyChanged ? EstimateKey(change.OldKey!) : 0));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(change), change.Kind, "not a row change");
+        }
+    }
+
+    /// <summary>The statements applying <paramref name="change"/> (an insert, update or delete), each time new ones.</summary>
+    public (List<NpgsqlBatchCommand> Commands, int Rows) Build(RowChange change)
     {
         var commands = new List<NpgsqlBatchCommand>(2);
         switch (change.Kind)
         {
             case ChangeKind.Insert:
                 commands.Add(Upsert(change.NewValues!));
-                return (commands, 1, Estimate(change.NewValues!));
+                return (commands, 1);
             case ChangeKind.Delete:
                 commands.Add(Delete(change.OldKey!));
-                return (commands, 1, EstimateKey(change.OldKey!));
+                return (commands, 1);
             case ChangeKind.Update:
                 var values = change.NewValues!;
-                bool keyChanged = change.OldKey is { } old && !SameKey(old, values);
+                bool keyChanged = KeyChanged(change);
                 bool partial = values.Any(v => v.IsUnchanged);
                 if (!partial)
                 {
@@ -97,7 +114,7 @@ internal sealed class ChangeStatements
                 {
                     commands.Add(update);
                 }
-                return (commands, keyChanged ? 2 : 1, Estimate(values) + (keyChanged ? EstimateKey(change.OldKey!) : 0));
+                return (commands, keyChanged ? 2 : 1);
             default:
                 throw new ArgumentOutOfRangeException(nameof(change), change.Kind, "not a row change");
         }
@@ -138,11 +155,14 @@ internal sealed class ChangeStatements
         for (int start = 0; start < rows.Count; start += RowsPerStatement)
         {
             int count = Math.Min(RowsPerStatement, rows.Count - start);
-            if (!_groupedUpserts.TryGetValue(count, out var sql))
+            string? sql;
+            lock (_groupedUpserts) _groupedUpserts.TryGetValue(count, out sql);
+            if (sql is null)
             {
                 var text = new StringBuilder(_insertHead);
                 for (int r = 0; r < count; r++) text.Append(r == 0 ? "" : ", ").Append(RowPlaceholders(r * _casts.Length + 1, _casts.Length));
-                _groupedUpserts[count] = sql = text.Append(_conflictTail).ToString();
+                sql = text.Append(_conflictTail).ToString();
+                lock (_groupedUpserts) _groupedUpserts[count] = sql;
             }
             var command = new NpgsqlBatchCommand(sql);
             for (int r = start; r < start + count; r++)
@@ -157,7 +177,9 @@ internal sealed class ChangeStatements
         for (int start = 0; start < keys.Count; start += RowsPerStatement)
         {
             int count = Math.Min(RowsPerStatement, keys.Count - start);
-            if (!_groupedDeletes.TryGetValue(count, out var sql))
+            string? sql;
+            lock (_groupedDeletes) _groupedDeletes.TryGetValue(count, out sql);
+            if (sql is null)
             {
                 int width = _keyPositions.Length;
                 var text = new StringBuilder($"DELETE FROM {Target.Quoted} WHERE ");
@@ -170,7 +192,8 @@ internal sealed class ChangeStatements
                     for (int k = 0; k < width; k++) text.Append(k == 0 ? "" : ", ").Append('$').Append(r * width + k + 1).Append(_casts[_keyPositions[k]]);
                     if (width > 1) text.Append(')');
                 }
-                _groupedDeletes[count] = sql = text.Append(')').ToString();
+                sql = text.Append(')').ToString();
+                lock (_groupedDeletes) _groupedDeletes[count] = sql;
             }
             var command = new NpgsqlBatchCommand(sql);
             for (int r = start; r < start + count; r++)

@@ -99,7 +99,7 @@ public sealed partial class DsqlChangeApplier
         private void Ordered(Item item)
         {
             Close();
-            foreach (var command in item.Commands) _commands.Add(Copy(command));
+            _commands.AddRange(item.Commands);
         }
 
         /// <summary>Writes the open segment: each table's deletes, then its upserts.</summary>
@@ -116,13 +116,5 @@ public sealed partial class DsqlChangeApplier
             _tables.Clear();
             _order.Clear();
         }
-    }
-
-    /// <summary>A fresh copy of a prepared statement (a command belongs to one batch; a retried attempt needs new ones).</summary>
-    private static NpgsqlBatchCommand Copy(NpgsqlBatchCommand command)
-    {
-        var copy = new NpgsqlBatchCommand(command.CommandText);
-        foreach (NpgsqlParameter parameter in command.Parameters) copy.Parameters.Add(parameter.Clone());
-        return copy;
     }
 }
