@@ -135,6 +135,19 @@ public sealed class ChangeMetricsTests(BackendFixture backend, BulkTestEmulator 
         Assert.Equal("other", SourceTelemetry.Category(new InvalidOperationException("streaming already")));
     }
 
+    [Fact]
+    public void The_histograms_in_seconds_advise_second_sized_buckets()
+    {
+        foreach (var histogram in new[] { CdcTelemetry.ApplyDuration, CdcTelemetry.CommitDuration, CdcTelemetry.Lag, CdcTelemetry.SourceLag })
+        {
+            Assert.Equal("s", histogram.Unit);
+            var buckets = histogram.Advice?.HistogramBucketBoundaries;
+            Assert.NotNull(buckets);
+            Assert.Equal(0.001, buckets[0]);
+            Assert.Equal(300, buckets[^1]);
+        }
+    }
+
     /// <summary>Every measurement of the <c>Dsql.Sync</c> meter's change instruments tagged with one of the given pipelines.</summary>
     private sealed class RecordedMeasurements : IDisposable
     {
