@@ -48,6 +48,7 @@ internal sealed partial class PipelineLoad
             ConnectionString = pipeline.Source.ToNpgsqlSettings().ConnectionString,
             SlotName = slot,
             PublicationName = pipeline.Source.PublicationName ?? slot,
+            PipelineId = name,
         };
         foreach (var table in mapping.Tables) sourceOptions.Tables.Add(table.Schema + "." + table.Name);
         await using var changes = new PostgresChangeSource(sourceOptions);
