@@ -58,6 +58,8 @@ internal sealed partial class PipelineLoad
             TypeMapping = pipeline.Sink.LoadOptions.ToSchemaMappingOptions(),
             SchemaChanges = pipeline.Pipeline.SchemaChanges,
             Poison = pipeline.Sink.Poison,
+            // sink.parallelism is the number of connections that write at once: in the stream, one per apply lane.
+            Lanes = Math.Min(pipeline.Sink.Parallelism, DsqlChangeApplierOptions.MaxLanes),
         });
         await applier.EnsureCreatedAsync(cancellationToken);
 
