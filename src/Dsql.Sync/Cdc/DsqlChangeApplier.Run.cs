@@ -45,6 +45,7 @@ public sealed partial class DsqlChangeApplier
         private readonly Lane[] _lanes;
         private readonly Dictionary<ChangeTable, ChangeStatements> _shapes = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<(string, string), ChangeTarget> _targets = new();
+        private readonly Dictionary<(string, string), HashSet<string>> _seenColumns = new();
         private readonly SemaphoreSlim _reporting = new(1, 1);
         private ulong _lastLsn;
         private ChangePosition _frontier;
@@ -291,8 +292,12 @@ public sealed partial class DsqlChangeApplier
                 _targets[key] = target;
             }
             var added = table.Columns.Where(c => !target.ColumnTypes.ContainsKey(c.Name)).ToList();
+            // A column is dropped on DSQL only when this run saw it in an earlier shape of the table: a column DSQL has
+            // and the stream never carried (added on DSQL alone, or generated at the source) is left as it is.
             var sourceNames = table.Columns.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-            var dropped = target.ColumnTypes.Keys.Where(c => !sourceNames.Contains(c)).ToList();
+            if (!_seenColumns.TryGetValue(key, out var seen)) _seenColumns[key] = seen = new HashSet<string>(StringComparer.Ordinal);
+            var dropped = target.ColumnTypes.Keys.Where(c => !sourceNames.Contains(c) && seen.Contains(c)).ToList();
+            seen.UnionWith(sourceNames);
             if (added.Count > 0 || dropped.Count > 0)
             {
                 string first = added.Count > 0 ? $"column {added[0].Name} ({added[0].SourceType}) was added at the source" : $"column {dropped[0]} was dropped at the source";
