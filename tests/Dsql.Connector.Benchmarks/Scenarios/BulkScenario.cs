@@ -193,7 +193,7 @@ internal static class BulkScenario
     /// cutime, cstime of /proc/&lt;pid&gt;/stat) plus every living child's (the backends, the writer, the checkpointer).
     /// A backend that exits moves from the second sum into the first, so the total only grows. Linux only; zero elsewhere.
     /// </summary>
-    private static TimeSpan PostgresCpu(int postmaster)
+    internal static TimeSpan PostgresCpu(int postmaster)
     {
         const double ticksPerSecond = 100; // USER_HZ: /proc reports in these units on Linux
         static long[]? Stat(string path)
@@ -222,7 +222,7 @@ internal static class BulkScenario
         return TimeSpan.FromSeconds(ticks / ticksPerSecond);
     }
 
-    private static int Postmaster(PostgresCluster cluster)
+    internal static int Postmaster(PostgresCluster cluster)
         => int.Parse(File.ReadLines(Path.Combine(cluster.DataDirectory, "postmaster.pid")).First().Trim(), CultureInfo.InvariantCulture);
 
     /// <summary>Recreates the target tables, runs <paramref name="load"/>, counts the rows where they were written.</summary>
