@@ -130,8 +130,17 @@ public sealed partial class DsqlChangeApplier
                         if (Stopwatch.GetElapsedTime(_lastMark) >= MarkInterval) MarkAll();
                     }
                 }
-                // Everything read is committed, and every lane's position is brought to the end of the stream.
-                MarkAll();
+                // Everything read is committed, and every lane's position is brought to the end of the stream (a full
+                // queue waits for room: this mark must reach every lane).
+                try
+                {
+                    foreach (var lane in _lanes) await lane.QueueAsync(new Mark(_frontier), _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    ThrowIfFailed();
+                    throw;
+                }
                 await DrainAsync().ConfigureAwait(false);
                 await ForgetOldLayoutsAsync().ConfigureAwait(false);
                 return Safe;
