@@ -90,7 +90,8 @@ public sealed partial class DsqlChangeApplier
             var loops = _lanes.Select(lane => Task.Run(lane.LoopAsync, CancellationToken.None)).ToArray();
             try
             {
-                var enumerator = stream.GetAsyncEnumerator(_token);
+                // The stream sees the run's token: a lane that fails also ends a pending read.
+                var enumerator = stream.GetAsyncEnumerator(_stop.Token);
                 await using (enumerator.ConfigureAwait(false))
                 {
                     while (true)
