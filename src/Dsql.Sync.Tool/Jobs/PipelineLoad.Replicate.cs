@@ -44,7 +44,7 @@ internal sealed partial class PipelineLoad
         var sourceSettings = pipeline.Source.ToNpgsqlSettings();
         sourceSettings.ApplicationName = Jobs.PipelineRunLock.ApplicationName;
         // One process per pipeline, from before the slot is touched to the end: see PipelineRunLock.
-        var (runLock, holder) = await Jobs.PipelineRunLock.AcquireAsync(sourceSettings.ConnectionString, slot, TimeSpan.FromSeconds(3), cancellationToken);
+        var (runLock, holder) = await Jobs.PipelineRunLock.AcquireAsync(sourceSettings.ConnectionString, slot, TimeSpan.FromSeconds(1), cancellationToken);
         if (runLock is null)
         {
             await error.WriteLineAsync($"error: pipeline {name} (slot {slot}) is already running in {holder}. " +

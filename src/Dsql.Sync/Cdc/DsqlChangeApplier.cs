@@ -102,7 +102,11 @@ public sealed partial class DsqlChangeApplier
     {
         ArgumentNullException.ThrowIfNull(stream);
         var run = new Run(this, committed, progress, await GetPositionAsync(cancellationToken).ConfigureAwait(false), cancellationToken);
-        var enumerator = stream.GetAsyncEnumerator(cancellationToken);
+        // The stream's reads get a token of their own, so that a failure while a read is pending can end that read
+        // first: an async iterator cannot be disposed in the middle of MoveNextAsync (NotSupportedException, which
+        // would hide the failure).
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var enumerator = stream.GetAsyncEnumerator(reading.Token);
         await using (enumerator.ConfigureAwait(false))
         {
             while (true)
@@ -119,7 +123,16 @@ public sealed partial class DsqlChangeApplier
                     }
                     catch (TimeoutException)
                     {
-                        await run.FlushAsync().ConfigureAwait(false);
+                        try
+                        {
+                            await run.FlushAsync().ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            await reading.CancelAsync().ConfigureAwait(false);
+                            await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
+                            throw;
+                        }
                     }
                     catch (OperationCanceledException)
                     {
