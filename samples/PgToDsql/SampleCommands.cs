@@ -186,7 +186,7 @@ public static class SampleCommands
                 await batch.ExecuteNonQueryAsync(CancellationToken.None);
             }
             n++;
-            if (DateTime.UtcNow - report > TimeSpan.FromSeconds(2))
+            if (DateTime.UtcNow - report > TimeSpan.FromSeconds(1))
             {
                 report = DateTime.UtcNow;
                 await output.WriteLineAsync($"{n:N0} source transactions so far");

@@ -97,6 +97,8 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             Assert.Equal(1, await second.WaitExitAsync());
             Assert.Matches($@"stopped at Insert on public\.{table} \(change 0 of source transaction \d+ committed at [0-9A-F]+/[0-9A-F]+\): DSQL refused it \(54000\)", second.Output);
             Assert.Contains("--set sink.poison-behavior=dead-letter", second.Output, StringComparison.Ordinal);
+            var named = System.Text.RegularExpressions.Regex.Match(second.Output, @"committed at ([0-9A-F]+)/([0-9A-F]+)\)");
+            long poisonLsn = (long)((ulong.Parse(named.Groups[1].Value, System.Globalization.NumberStyles.HexNumber) << 32) | ulong.Parse(named.Groups[2].Value, System.Globalization.NumberStyles.HexNumber));
             Assert.Contains("resuming slot", second.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("rows loaded", second.Output, StringComparison.Ordinal);
 
@@ -108,8 +110,10 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             await WaitEqualAsync(source, target, table);
             Assert.Equal(0, await third.StopAsync());
             string pipelineId = await PipelineNameAsync(file);
-            Assert.Equal(new object?[] { 1L, "54000", $"public.{table}", "insert" }, await ToolTestSource.TargetRowAsync(target,
-                $"SELECT count(*)::bigint, min(sql_state), min(table_name), min(kind) FROM dsql_sync_dead_letters WHERE pipeline_id = '{pipelineId}' AND commit_lsn > 0 AND change_index = 0"));
+            // The same change the stop named: its position, table and kind, with DSQL's reason.
+            Assert.Equal(new object?[] { 1L, "54000", $"public.{table}", "insert", true }, await ToolTestSource.TargetRowAsync(target,
+                $"SELECT count(*)::bigint, min(sql_state), min(table_name), min(kind), bool_and(message LIKE '%transaction size limit 10mb exceeded%') FROM dsql_sync_dead_letters " +
+                $"WHERE pipeline_id = '{pipelineId}' AND commit_lsn = {poisonLsn} AND change_index = 0"));
             var afterPoison = new RunningTool(["status", file], first.Hooks);
             Assert.Equal(0, await afterPoison.WaitExitAsync());
             Assert.Matches($@"dead letters: 1 change\(s\) in dsql_sync_dead_letters; the latest: insert on public\.{table}, change 0 of the source transaction committed at [0-9A-F]+/[0-9A-F]+, refused with 54000", afterPoison.Output);
