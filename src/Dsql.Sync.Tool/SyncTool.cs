@@ -137,7 +137,7 @@ internal static class SyncTool
                     "Everything before this change is applied, and the stored position is just before it, so a rerun meets it again first. To go on, either " +
                     "(1) fix the row at the source (an UPDATE with a value DSQL accepts, or a DELETE), then run once with --set sink.poison-behavior=dead-letter: " +
                     "the refused change is recorded in dsql_sync_dead_letters with its position and reason, and your fix, which comes later in the stream, is applied; " +
-                    "or (2) make DSQL accept the value (for example a wider column on the target), then run again as before.");
+                    "or (2) when the value is right and the target refuses it for a reason you can remove (a constraint added on DSQL), remove it and run again as before.");
             }
             else
             {
