@@ -32,6 +32,11 @@ public static class SampleCommands
         ArgumentNullException.ThrowIfNull(output);
         string pipeline = Path.GetFullPath(Option(args, "--pipeline") ?? DefaultPipeline, directory ?? Directory.GetCurrentDirectory());
         string? seconds = Option(args, "--wait");
+        if (args.FirstOrDefault() is "write" or "compare" && !File.Exists(pipeline))
+        {
+            await output.WriteLineAsync($"{pipeline} does not exist: start the source and the emulator first (dotnet run --project samples/PgToDsql -c Release -- up), and keep it running.");
+            return 2;
+        }
         switch (args.FirstOrDefault())
         {
             case "up":
