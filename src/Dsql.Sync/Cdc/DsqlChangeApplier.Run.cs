@@ -122,7 +122,8 @@ public sealed partial class DsqlChangeApplier
                             {
                                 // The stream sees the caller's token; let its pending read end before the enumerator is disposed.
                                 await _stop.CancelAsync().ConfigureAwait(false);
-                                await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
+                                // (An async iterator cannot be disposed in the middle of MoveNextAsync.)
+                                await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
                                 throw;
                             }
                         }
@@ -146,8 +147,9 @@ public sealed partial class DsqlChangeApplier
                 await ForgetOldLayoutsAsync().ConfigureAwait(false);
                 return Safe;
             }
-            catch (OperationCanceledException) when (_failure is not null && !_token.IsCancellationRequested)
+            catch (Exception) when (_failure is not null && !_token.IsCancellationRequested)
             {
+                // A lane's failure is the run's, whatever it caused here (a cancelled wait, a stream that could not be disposed).
                 ExceptionDispatchInfo.Throw(_failure);
                 throw;
             }
