@@ -101,6 +101,8 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
         await WaitForAsync(() => work.Written > 100, "work on the preferred endpoint");
         Assert.Equal(0, work.OnPeer);
         eastFaults.Unavailable(outage);
+        // A mode that refuses only new connects leaves open sessions serving: closing them makes the pool connect again.
+        if (outage == EndpointOutage.RefuseConnects) harness.Emulator.Faults.CloseAllSessions();
         long atOutage = work.Written;
         await WaitForAsync(() => work.OnPeer > 50, "work on the peer");
         Assert.Equal(west.Host, dataSource.Endpoint);
@@ -143,7 +145,7 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
         eastFaults.FailFraction(0.3, seed: 15);
         var workers = Enumerable.Range(0, Workers).Select(_ => Task.Run(() => work.RunAsync(stop.Token))).ToArray();
 
-        await WaitForAsync(() => work.Written > 600, "work while the preferred endpoint fails now and then");
+        await WaitForAsync(() => work.Written > 300, "work while the preferred endpoint fails now and then");
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
