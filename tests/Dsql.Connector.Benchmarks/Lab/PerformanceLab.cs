@@ -49,6 +49,7 @@ internal static class PerformanceLab
                 "contention" => await ContentionScenario.RunAsync(settings),
                 "efcore" => await EfCoreScenario.RunAsync(settings),
                 "bulk" => await BulkScenario.RunAsync(settings),
+                "cdc" => await CdcScenario.RunAsync(settings),
                 "soak" => await SoakScenario.RunAsync(settings),
                 _ => throw new ArgumentOutOfRangeException(nameof(id), id, "not a harness scenario"),
             };
