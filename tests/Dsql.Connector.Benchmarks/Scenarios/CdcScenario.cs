@@ -199,6 +199,14 @@ internal static class CdcScenario
                     ReferenceEquals(p, steady) ? "(steady)" : p.Verdict,
                 ]).ToArray()));
             result.Details.Add(CpuTable(samples, steady));
+            result.Details.Add(PhaseCpuTable(samples, steps.Append(steady)));
+            if (CpuPerChange(samples, steady) is { } perChange)
+            {
+                result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"CPU per change applied over the steady phase, all processes of the chain together (tool, emulator, both PostgreSQL clusters, the lab's generator): {perChange.All:0.000} ms, of which the tool {perChange.Tool:0.000} ms. ") +
+                    string.Create(CultureInfo.InvariantCulture,
+                    $"At that cost, {RateTarget:#,0} changes/s would need {perChange.All * RateTarget / 1000:0.0} cores for the chain ({perChange.Tool * RateTarget / 1000:0.0} for the tool alone); this machine has {Environment.ProcessorCount}."));
+            }
             result.Details.Add(MemoryTable(samples, steady, memory));
 
             result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
@@ -324,6 +332,37 @@ internal static class CdcScenario
         return new DetailTable(string.Create(CultureInfo.InvariantCulture,
             $"CPU over the steady phase ({seconds:0} s, {Environment.ProcessorCount} cores): cores used (CPU seconds per second), share of the machine, CPU per 1,000 changes applied"),
             ["process", "cores", "share of the machine", "CPU per 1,000 changes"], table);
+    }
+
+    /// <summary>CPU milliseconds per change applied over a phase: all the chain's processes, and the tool alone.</summary>
+    private static (double All, double Tool)? CpuPerChange(IReadOnlyList<CdcMonitor.Sample> samples, Phase phase)
+    {
+        var window = samples.Where(s => s.At >= phase.From && s.At <= phase.To).ToArray();
+        if (window.Length < 2 || !(phase.AppliedRate > 0)) return null;
+        var (a, b) = (window[0], window[^1]);
+        double changes = phase.AppliedRate * (b.At - a.At);
+        double all = (b.ToolCpu - a.ToolCpu) + (b.EmulatorCpu - a.EmulatorCpu) + (b.TargetCpu - a.TargetCpu) + (b.SourceCpu - a.SourceCpu) + (b.LabCpu - a.LabCpu);
+        return (all * 1000 / changes, (b.ToolCpu - a.ToolCpu) * 1000 / changes);
+    }
+
+    /// <summary>Cores used in each phase's window by each process, the rest of the machine and the whole machine.</summary>
+    private static DetailTable PhaseCpuTable(IReadOnlyList<CdcMonitor.Sample> samples, IEnumerable<Phase> phases)
+    {
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var phase in phases)
+        {
+            var window = samples.Where(s => s.At >= phase.From && s.At <= phase.To).ToArray();
+            if (window.Length < 2) continue;
+            var (a, b) = (window[0], window[^1]);
+            double seconds = b.At - a.At;
+            double[] cores = [b.ToolCpu - a.ToolCpu, b.EmulatorCpu - a.EmulatorCpu, b.TargetCpu - a.TargetCpu, b.SourceCpu - a.SourceCpu, b.LabCpu - a.LabCpu];
+            double machine = b.MachineTotal > a.MachineTotal ? (double)(b.MachineBusy - a.MachineBusy) / (b.MachineTotal - a.MachineTotal) * Environment.ProcessorCount : double.NaN;
+            double ours = cores.Sum() / seconds;
+            rows.Add([phase.Name, .. cores.Select(c => (c / seconds).ToString("0.00", CultureInfo.InvariantCulture)),
+                (machine - ours).ToString("0.00", CultureInfo.InvariantCulture), machine.ToString("0.00", CultureInfo.InvariantCulture)]);
+        }
+        return new DetailTable($"Cores used in each phase's window ({Environment.ProcessorCount} on this machine)",
+            ["phase", "dsql-sync", "emulator", "target PostgreSQL", "source PostgreSQL", "lab", "everything else", "whole machine"], rows);
     }
 
     private static string PipelineFile(PostgresCluster source, LabEndpoint lab, int lanes) => string.Create(CultureInfo.InvariantCulture, $"""
