@@ -225,5 +225,13 @@ public sealed class ChangeApplierTests(BackendFixture backend, BulkTestEmulator 
         options.MaxChangesPerTransaction = 10;
         options.MaxBatchDelay = TimeSpan.FromMinutes(1);
         Assert.Equal(nameof(DsqlChangeApplierOptions.MaxBatchDelay), Assert.Throws<ArgumentException>(() => options.Validate()).ParamName);
+        options.MaxBatchDelay = TimeSpan.Zero;
+        foreach (int lanes in new[] { 0, 65 })
+        {
+            options.Lanes = lanes;
+            Assert.Equal(nameof(DsqlChangeApplierOptions.Lanes), Assert.Throws<ArgumentException>(() => options.Validate()).ParamName);
+        }
+        options.Lanes = 64;
+        options.Validate();
     }
 }

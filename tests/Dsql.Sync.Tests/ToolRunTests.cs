@@ -140,7 +140,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
     }
 
     [Fact]
-    public async Task Ten_kills_at_random_points_under_continuous_writes_lose_and_double_nothing()
+    public async Task Ten_kills_at_random_points_under_continuous_writes_with_one_to_three_lanes_lose_and_double_nothing()
     {
         var target = await emulator.DataSourceAsync(backend);
         string table = EmulatorConnections.UniqueName("moves");
@@ -157,11 +157,14 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         {
             for (int cycle = 0; cycle < 10; cycle++)
             {
-                using var tool = ToolProcess.Start($"run {cycle}", "run", file);
+                // Each run with 1 to 3 apply lanes: the lanes' positions of one run are read by a run with another number.
+                int lanes = random.Next(1, 4);
+                using var tool = ToolProcess.Start($"run {cycle}", "run", file, "--set", $"sink.parallelism={lanes}");
+                log.Append(System.Globalization.CultureInfo.InvariantCulture, $"--- cycle {cycle}: {lanes} lanes\n");
                 // Anywhere from the slot's creation and the full load to well into the stream.
                 await Task.Delay(random.Next(200, 2500));
                 tool.Kill();
-                log.Append(System.Globalization.CultureInfo.InvariantCulture, $"--- cycle {cycle}\n{tool.Output}");
+                log.Append(tool.Output);
             }
             await stopWriting.CancelAsync();
             int transactions = await writer;

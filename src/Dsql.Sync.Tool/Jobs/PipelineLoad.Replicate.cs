@@ -48,6 +48,7 @@ internal sealed partial class PipelineLoad
             ConnectionString = pipeline.Source.ToNpgsqlSettings().ConnectionString,
             SlotName = slot,
             PublicationName = pipeline.Source.PublicationName ?? slot,
+            PipelineId = name,
         };
         foreach (var table in mapping.Tables) sourceOptions.Tables.Add(table.Schema + "." + table.Name);
         await using var changes = new PostgresChangeSource(sourceOptions);
@@ -57,6 +58,8 @@ internal sealed partial class PipelineLoad
             TypeMapping = pipeline.Sink.LoadOptions.ToSchemaMappingOptions(),
             SchemaChanges = pipeline.Pipeline.SchemaChanges,
             Poison = pipeline.Sink.Poison,
+            // sink.parallelism is the number of connections that write at once: in the stream, one per apply lane.
+            Lanes = Math.Min(pipeline.Sink.Parallelism, DsqlChangeApplierOptions.MaxLanes),
         });
         await applier.EnsureCreatedAsync(cancellationToken);
 

@@ -24,6 +24,9 @@ internal sealed class AcknowledgementTracker
     /// <summary>The position to confirm (0: none yet, which the server ignores).</summary>
     public ulong Confirmed { get { lock (_gate) return _confirmed; } }
 
+    /// <summary>The commit LSN of the last transaction the consumer acknowledged (0: none yet).</summary>
+    public ulong Acknowledged { get { lock (_gate) return _acknowledged; } }
+
     /// <summary>A new stream starts at the slot's confirmed position <paramref name="slotConfirmed"/>: never confirm less.</summary>
     public void Start(ulong slotConfirmed)
     {

@@ -17,6 +17,10 @@ internal sealed class ChangeStatements
     private readonly string _upsert;
     private readonly string? _delete;
     private readonly RowSizeEstimator _estimator;
+    private readonly string _insertHead;     // INSERT INTO t (columns) VALUES
+    private readonly string _conflictTail;   // ON CONFLICT ... (empty without a primary key)
+    private readonly Dictionary<int, string> _groupedUpserts = new();
+    private readonly Dictionary<int, string> _groupedDeletes = new();
 
     public ChangeStatements(ChangeTable table, ChangeTarget target)
     {
@@ -28,17 +32,36 @@ internal sealed class ChangeStatements
         _estimator = new RowSizeEstimator(columns.Select(c => c.Name).ToArray(), target.Indexes);
 
         string names = string.Join(", ", columns.Select(c => Names.Quote(c.Name)));
-        string values = string.Join(", ", columns.Select((c, i) => "$" + (i + 1) + _casts[i]));
-        var insert = new StringBuilder($"INSERT INTO {target.Quoted} ({names}) VALUES ({values})");
+        _insertHead = $"INSERT INTO {target.Quoted} ({names}) VALUES ";
+        var conflict = new StringBuilder();
         if (target.PrimaryKey.Count > 0)
         {
             var others = columns.Where(c => !target.PrimaryKey.Contains(c.Name, StringComparer.Ordinal)).Select(c => Names.Quote(c.Name) + " = EXCLUDED." + Names.Quote(c.Name)).ToList();
-            insert.Append(" ON CONFLICT (").Append(string.Join(", ", target.PrimaryKey.Select(Names.Quote))).Append(')');
-            insert.Append(others.Count == 0 ? " DO NOTHING" : " DO UPDATE SET " + string.Join(", ", others));
+            conflict.Append(" ON CONFLICT (").Append(string.Join(", ", target.PrimaryKey.Select(Names.Quote))).Append(')');
+            conflict.Append(others.Count == 0 ? " DO NOTHING" : " DO UPDATE SET " + string.Join(", ", others));
         }
-        _upsert = insert.ToString();
+        _conflictTail = conflict.ToString();
+        _upsert = _insertHead + RowPlaceholders(1, columns.Count) + _conflictTail;
         if (_keyPositions.Length > 0) _delete = $"DELETE FROM {target.Quoted} WHERE {KeyCondition(1)}";
+
+        // Changes merge into multi-row statements only when the source key is the target's primary key: then one key
+        // text names one target row, and the net effect of a batch on each row is all that has to be written.
+        var keyNames = _keyPositions.Select(p => columns[p].Name).ToHashSet(StringComparer.Ordinal);
+        CanGroup = target.PrimaryKey.Count > 0 && keyNames.SetEquals(target.PrimaryKey);
+        RowsPerStatement = Math.Max(1, Math.Min(MaxRowsPerStatement, MaxParameters / Math.Max(1, columns.Count)));
     }
+
+    /// <summary>Rows in one multi-row statement at most (a statement's parse and plan grow with it).</summary>
+    private const int MaxRowsPerStatement = 500;
+
+    /// <summary>Bind parameters PostgreSQL's protocol allows in one statement.</summary>
+    private const int MaxParameters = 65_535;
+
+    /// <summary>Whether this shape's changes may be merged into multi-row upserts and deletes (the source key is the target's primary key).</summary>
+    public bool CanGroup { get; }
+
+    /// <summary>Rows or keys in one grouped statement at most.</summary>
+    public int RowsPerStatement { get; }
 
     public ChangeTable Table { get; }
     public ChangeTarget Target { get; }
@@ -49,21 +72,38 @@ internal sealed class ChangeStatements
         : Target.PrimaryKey.Count == 0 ? $"the DSQL table {Target} has no primary key: DSQL needs a key to apply updates and deletes"
         : null;
 
-    /// <summary>The statements applying <paramref name="change"/> (an insert, update or delete), the rows they modify and their estimated bytes.</summary>
-    public (List<NpgsqlBatchCommand> Commands, int Rows, long Bytes) Build(RowChange change)
+    /// <summary>The rows <paramref name="change"/> (an insert, update or delete) modifies and their estimated bytes.</summary>
+    public (int Rows, long Bytes) Measure(RowChange change)
+    {
+        switch (change.Kind)
+        {
+            case ChangeKind.Insert:
+                return (1, Estimate(change.NewValues!));
+            case ChangeKind.Delete:
+                return (1, EstimateKey(change.OldKey!));
+            case ChangeKind.Update:
+                bool keyChanged = KeyChanged(change);
+                return (keyChanged ? 2 : 1, Estimate(change.NewValues!) + (keyChanged ? EstimateKey(change.OldKey!) : 0));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(change), change.Kind, "not a row change");
+        }
+    }
+
+    /// <summary>The statements applying <paramref name="change"/> (an insert, update or delete), each time new ones.</summary>
+    public (List<NpgsqlBatchCommand> Commands, int Rows) Build(RowChange change)
     {
         var commands = new List<NpgsqlBatchCommand>(2);
         switch (change.Kind)
         {
             case ChangeKind.Insert:
                 commands.Add(Upsert(change.NewValues!));
-                return (commands, 1, Estimate(change.NewValues!));
+                return (commands, 1);
             case ChangeKind.Delete:
                 commands.Add(Delete(change.OldKey!));
-                return (commands, 1, EstimateKey(change.OldKey!));
+                return (commands, 1);
             case ChangeKind.Update:
                 var values = change.NewValues!;
-                bool keyChanged = change.OldKey is { } old && !SameKey(old, values);
+                bool keyChanged = KeyChanged(change);
                 bool partial = values.Any(v => v.IsUnchanged);
                 if (!partial)
                 {
@@ -74,10 +114,99 @@ internal sealed class ChangeStatements
                 {
                     commands.Add(update);
                 }
-                return (commands, keyChanged ? 2 : 1, Estimate(values) + (keyChanged ? EstimateKey(change.OldKey!) : 0));
+                return (commands, keyChanged ? 2 : 1);
             default:
                 throw new ArgumentOutOfRangeException(nameof(change), change.Kind, "not a row change");
         }
+    }
+
+    /// <summary>The key of a full row (insert or update values) as one string: equal strings name the same target row.</summary>
+    public string KeyOf(IReadOnlyList<ChangeValue> values)
+    {
+        if (_keyPositions.Length == 1) return values[_keyPositions[0]].Text ?? "\u0001";
+        var key = new StringBuilder();
+        foreach (int p in _keyPositions) key.Append(values[p].Text ?? "\u0001").Append('\0');
+        return key.ToString();
+    }
+
+    /// <summary>The key of an old key (deletes, key updates), comparable with <see cref="KeyOf"/>.</summary>
+    public static string OldKeyOf(IReadOnlyList<ChangeValue> oldKey)
+    {
+        if (oldKey.Count == 1) return oldKey[0].Text ?? "\u0001";
+        var key = new StringBuilder();
+        foreach (var value in oldKey) key.Append(value.Text ?? "\u0001").Append('\0');
+        return key.ToString();
+    }
+
+    /// <summary>The old key of a full row, in <see cref="ChangeTable.Key"/> order.</summary>
+    public IReadOnlyList<ChangeValue> KeyValues(IReadOnlyList<ChangeValue> values)
+    {
+        var key = new ChangeValue[_keyPositions.Length];
+        for (int k = 0; k < key.Length; k++) key[k] = values[_keyPositions[k]];
+        return key;
+    }
+
+    /// <summary>Whether an update's values name another row than its old key (the key changed).</summary>
+    public bool KeyChanged(RowChange change) => change.OldKey is { } old && !SameKey(old, change.NewValues!);
+
+    /// <summary>Multi-row upserts of full rows (no unchanged values; each key once), <see cref="RowsPerStatement"/> rows a statement.</summary>
+    public void AddGroupedUpserts(List<IReadOnlyList<ChangeValue>> rows, List<NpgsqlBatchCommand> into)
+    {
+        for (int start = 0; start < rows.Count; start += RowsPerStatement)
+        {
+            int count = Math.Min(RowsPerStatement, rows.Count - start);
+            string? sql;
+            lock (_groupedUpserts) _groupedUpserts.TryGetValue(count, out sql);
+            if (sql is null)
+            {
+                var text = new StringBuilder(_insertHead);
+                for (int r = 0; r < count; r++) text.Append(r == 0 ? "" : ", ").Append(RowPlaceholders(r * _casts.Length + 1, _casts.Length));
+                sql = text.Append(_conflictTail).ToString();
+                lock (_groupedUpserts) _groupedUpserts[count] = sql;
+            }
+            var command = new NpgsqlBatchCommand(sql);
+            for (int r = start; r < start + count; r++)
+                foreach (var value in rows[r]) command.Parameters.Add(Text(value));
+            into.Add(command);
+        }
+    }
+
+    /// <summary>Multi-key deletes (each key once), <see cref="RowsPerStatement"/> keys a statement.</summary>
+    public void AddGroupedDeletes(List<IReadOnlyList<ChangeValue>> keys, List<NpgsqlBatchCommand> into)
+    {
+        for (int start = 0; start < keys.Count; start += RowsPerStatement)
+        {
+            int count = Math.Min(RowsPerStatement, keys.Count - start);
+            string? sql;
+            lock (_groupedDeletes) _groupedDeletes.TryGetValue(count, out sql);
+            if (sql is null)
+            {
+                int width = _keyPositions.Length;
+                var text = new StringBuilder($"DELETE FROM {Target.Quoted} WHERE ");
+                text.Append(width == 1 ? Names.Quote(Table.Columns[_keyPositions[0]].Name) : "(" + string.Join(", ", _keyPositions.Select(p => Names.Quote(Table.Columns[p].Name))) + ")");
+                text.Append(" IN (");
+                for (int r = 0; r < count; r++)
+                {
+                    if (r > 0) text.Append(", ");
+                    if (width > 1) text.Append('(');
+                    for (int k = 0; k < width; k++) text.Append(k == 0 ? "" : ", ").Append('$').Append(r * width + k + 1).Append(_casts[_keyPositions[k]]);
+                    if (width > 1) text.Append(')');
+                }
+                sql = text.Append(')').ToString();
+                lock (_groupedDeletes) _groupedDeletes[count] = sql;
+            }
+            var command = new NpgsqlBatchCommand(sql);
+            for (int r = start; r < start + count; r++)
+                foreach (var value in keys[r]) command.Parameters.Add(Text(value));
+            into.Add(command);
+        }
+    }
+
+    private string RowPlaceholders(int first, int count)
+    {
+        var text = new StringBuilder("(");
+        for (int i = 0; i < count; i++) text.Append(i == 0 ? "" : ", ").Append('$').Append(first + i).Append(_casts[i]);
+        return text.Append(')').ToString();
     }
 
     /// <summary>Deletes up to <paramref name="limit"/> rows of the table, chosen by key (DSQL has no TRUNCATE and no ctid).</summary>

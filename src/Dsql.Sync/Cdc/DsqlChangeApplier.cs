@@ -11,7 +11,9 @@ namespace Dsql.Sync.Cdc;
 /// <see cref="DsqlChangeApplierOptions.MaxChangesPerTransaction"/>); a source transaction larger than that is split
 /// over several. The position (<see cref="ChangePosition"/>) is written to the checkpoint table in the same DSQL
 /// transaction as the changes it covers, so a crash at any instant resumes from <see cref="GetPositionAsync"/> with
-/// no change lost and none applied twice. Changes are applied one after another in stream order (per-key order holds).
+/// no change lost and none applied twice. Each row's changes are applied in stream order; with several lanes
+/// (<see cref="DsqlChangeApplierOptions.Lanes"/>) rows are spread over lanes by key, each lane committing its own
+/// batches and keeping its own position.
 /// </summary>
 /// <remarks>
 /// An applier is immutable and runs one stream at a time per pipeline: two appliers of one pipeline conflict on its
@@ -69,19 +71,16 @@ public sealed partial class DsqlChangeApplier
             cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The position stored for the pipeline, or <see cref="ChangePosition.Start"/> when none is.</summary>
+    /// <summary>
+    /// How far the pipeline is applied: every change up to the position returned is (<see cref="ChangePosition.Start"/>
+    /// when nothing is). With several lanes (<see cref="DsqlChangeApplierOptions.Lanes"/>) it is the slowest lane's
+    /// position; faster lanes may have applied later changes of their own.
+    /// </summary>
     public async Task<ChangePosition> GetPositionAsync(CancellationToken cancellationToken = default)
-        => await _dataSource.ExecuteInTransactionAsync(ReadPositionAsync,
-            new DsqlTransactionOptions { ReadOnly = true, MaxRetries = _transactionOptions.MaxRetries, Timeout = _transactionOptions.Timeout }, cancellationToken).ConfigureAwait(false);
+        => await _dataSource.ExecuteInTransactionAsync(async (connection, token) => Through(await ReadLayoutsAsync(connection, token).ConfigureAwait(false)),
+            ReadOnlyOptions, cancellationToken).ConfigureAwait(false);
 
-    private async Task<ChangePosition> ReadPositionAsync(NpgsqlConnection connection, CancellationToken token)
-    {
-        await using var command = new NpgsqlCommand($"SELECT commit_lsn, applied, complete FROM {_positionTable} WHERE pipeline_id = $1", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = PipelineId });
-        await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
-        if (!await reader.ReadAsync(token).ConfigureAwait(false)) return ChangePosition.Start;
-        return new ChangePosition(unchecked((ulong)reader.GetInt64(0)), reader.GetInt32(1), reader.GetBoolean(2));
-    }
+    private DsqlTransactionOptions ReadOnlyOptions => new() { ReadOnly = true, MaxRetries = _transactionOptions.MaxRetries, Timeout = _transactionOptions.Timeout };
 
     /// <summary>
     /// Applies <paramref name="stream"/> from the stored position: changes the position covers are skipped, the others
@@ -101,38 +100,8 @@ public sealed partial class DsqlChangeApplier
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        var run = new Run(this, committed, progress, await GetPositionAsync(cancellationToken).ConfigureAwait(false), cancellationToken);
-        var enumerator = stream.GetAsyncEnumerator(cancellationToken);
-        await using (enumerator.ConfigureAwait(false))
-        {
-            while (true)
-            {
-                var next = enumerator.MoveNextAsync();
-                if (run.Pending.Count > 0 && !next.IsCompleted)
-                {
-                    // The stream has paused with a batch waiting: give it MaxBatchDelay to go on, then commit what we have.
-                    var waiting = next.AsTask();
-                    next = new ValueTask<bool>(waiting);
-                    try
-                    {
-                        await waiting.WaitAsync(_options.MaxBatchDelay, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (TimeoutException)
-                    {
-                        await run.FlushAsync().ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // The stream sees the same token; let its pending read end before the enumerator is disposed.
-                        await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
-                        throw;
-                    }
-                }
-                if (!await next.ConfigureAwait(false)) break;
-                await run.AddAsync(enumerator.Current).ConfigureAwait(false);
-            }
-        }
-        await run.FlushAsync().ConfigureAwait(false);
-        return run.Position;
+        var layouts = await _dataSource.ExecuteInTransactionAsync(ReadLayoutsAsync, ReadOnlyOptions, cancellationToken).ConfigureAwait(false);
+        var run = new Run(this, committed, progress, layouts, cancellationToken);
+        return await run.RunAsync(stream).ConfigureAwait(false);
     }
 }

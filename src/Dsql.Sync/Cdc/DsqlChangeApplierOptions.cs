@@ -55,6 +55,9 @@ public sealed class DsqlChangeApplierOptions
     /// </summary>
     public static readonly TimeSpan DefaultMaxBatchDelay = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>The most apply lanes (<see cref="Lanes"/>).</summary>
+    public const int MaxLanes = 64;
+
     /// <summary>The pipeline whose position the checkpoint table keeps (its primary key). Required.</summary>
     public string? PipelineId { get; set; }
 
@@ -72,6 +75,14 @@ public sealed class DsqlChangeApplierOptions
 
     /// <summary>How long a batch waits for the next source transaction before it commits (0 to 10 s; default <see cref="DefaultMaxBatchDelay"/>).</summary>
     public TimeSpan MaxBatchDelay { get; set; } = DefaultMaxBatchDelay;
+
+    /// <summary>
+    /// Apply lanes (1 to 64; default 1). With more than one, rows are spread over lanes by a hash of their table and
+    /// key, and each lane commits its own DSQL transactions concurrently: each row's changes stay in order, but one
+    /// source transaction's changes may become visible on DSQL in several commits. A key update between two lanes, a
+    /// truncate and a schema change wait for every lane. Changing the number between runs is safe.
+    /// </summary>
+    public int Lanes { get; set; } = 1;
 
     /// <summary>Columns added or dropped at the source (default <see cref="SchemaChangeBehavior.Apply"/>).</summary>
     public SchemaChangeBehavior SchemaChanges { get; set; } = SchemaChangeBehavior.Apply;
@@ -105,6 +116,8 @@ public sealed class DsqlChangeApplierOptions
             throw new ArgumentException($"MaxBytesPerTransaction is {MaxBytesPerTransaction}: it must be 65,536 to {DsqlQuotas.MaxBytesPerTransaction} (DSQL's 10 MiB).", nameof(MaxBytesPerTransaction));
         if (MaxBatchDelay < TimeSpan.Zero || MaxBatchDelay > TimeSpan.FromSeconds(10))
             throw new ArgumentException($"MaxBatchDelay is {MaxBatchDelay}: it must be 0 to 10 seconds.", nameof(MaxBatchDelay));
+        if (Lanes is < 1 or > MaxLanes)
+            throw new ArgumentException($"Lanes is {Lanes}: it must be 1 to {MaxLanes}.", nameof(Lanes));
         if (!Enum.IsDefined(SchemaChanges)) throw new ArgumentException($"SchemaChanges is {SchemaChanges}.", nameof(SchemaChanges));
         if (!Enum.IsDefined(Poison)) throw new ArgumentException($"Poison is {Poison}.", nameof(Poison));
     }

@@ -31,6 +31,30 @@ public sealed partial class PostgresChangeSource
     /// <exception cref="ChangeSourceException">The slot does not exist (call <see cref="SetUpAsync"/>) or another process streams from it.</exception>
     public async IAsyncEnumerable<SourceTransaction> StreamAsync(ulong fromLsn = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        var transactions = StreamCoreAsync(fromLsn, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    if (!await transactions.MoveNextAsync().ConfigureAwait(false)) break;
+                }
+                catch (Exception ex) when (_telemetry.Failed(ex))
+                {
+                    // Never reached: the filter counts the error and lets it go on.
+                }
+                yield return transactions.Current;
+            }
+        }
+        finally
+        {
+            await transactions.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async IAsyncEnumerable<SourceTransaction> StreamCoreAsync(ulong fromLsn, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         if (Interlocked.Exchange(ref _streaming, 1) != 0)
             throw new InvalidOperationException("This PostgresChangeSource is streaming already: one stream at a time.");
         try
@@ -58,6 +82,7 @@ public sealed partial class PostgresChangeSource
             var messages = replication.StartReplication(new PgOutputReplicationSlot(_slot),
                 new PgOutputReplicationOptions(_publication, PgOutputProtocolVersion.V1),
                 cancellationToken, start == 0 ? null : new NpgsqlLogSequenceNumber(start)).GetAsyncEnumerator(cancellationToken);
+            _telemetry.Started(replication);
             try
             {
                 var relations = new Dictionary<uint, RelationShape>();
@@ -66,6 +91,7 @@ public sealed partial class PostgresChangeSource
                 while (await messages.MoveNextAsync().ConfigureAwait(false))
                 {
                     Volatile.Write(ref flowing.Value, true);
+                    _telemetry.Message();
                     switch (messages.Current)
                     {
                         case BeginMessage begin:
@@ -126,11 +152,13 @@ public sealed partial class PostgresChangeSource
                             {
                                 // Nothing of ours (servers before 15 send empty transactions): confirmed when idle.
                                 _tracker.Skipped();
+                                _telemetry.Empty();
                                 break;
                             }
                             ulong commitLsn = (ulong)commit.CommitLsn;
                             var transaction = new SourceTransaction(commitLsn,
                                 new DateTimeOffset(DateTime.SpecifyKind(commit.TransactionCommitTimestamp, DateTimeKind.Utc)), xid, changes);
+                            _telemetry.Delivered(transaction.CommitTime, changes);
                             changes = [];
                             _tracker.Delivered(commitLsn);
                             yield return transaction;
@@ -144,6 +172,7 @@ public sealed partial class PostgresChangeSource
             }
             finally
             {
+                _telemetry.Stopped();
                 await stopReporting.CancelAsync().ConfigureAwait(false);
                 try
                 {
@@ -240,7 +269,7 @@ public sealed partial class PostgresChangeSource
         }
     }
 
-    private static async Task<ChangeValue[]> ReadRowAsync(ReplicationTuple tuple, CancellationToken cancellationToken)
+    private async Task<ChangeValue[]> ReadRowAsync(ReplicationTuple tuple, CancellationToken cancellationToken)
     {
         var values = new ChangeValue[tuple.NumColumns];
         int i = 0;
@@ -250,16 +279,17 @@ public sealed partial class PostgresChangeSource
             {
                 TupleDataKind.Null => ChangeValue.Null,
                 TupleDataKind.UnchangedToastedValue => ChangeValue.Unchanged,
-                TupleDataKind.TextValue => new ChangeValue(await ReadTextAsync(value, cancellationToken).ConfigureAwait(false)),
+                TupleDataKind.TextValue => new ChangeValue(await ReadTextAsync(value, _telemetry, cancellationToken).ConfigureAwait(false)),
                 _ => throw new NotSupportedException($"pgoutput sent a {value.Kind} column value; the stream asks for text values only."),
             };
         }
         return values;
     }
 
-    private static async Task<string> ReadTextAsync(ReplicationValue value, CancellationToken cancellationToken)
+    private static async Task<string> ReadTextAsync(ReplicationValue value, SourceTelemetry telemetry, CancellationToken cancellationToken)
     {
         int length = value.Length;
+        telemetry.Value(length);
         if (length == 0) return "";
         byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
         try

@@ -24,6 +24,7 @@ public sealed partial class PostgresChangeSource : IAsyncDisposable
     private readonly IReadOnlyList<(string Schema, string Name)> _tables;
     private readonly TimeSpan _statusInterval;
     private readonly AcknowledgementTracker _tracker = new();
+    private readonly SourceTelemetry _telemetry;
     private readonly SemaphoreSlim _acknowledged = new(0, 1);
     private readonly ConcurrentDictionary<(uint Oid, int Modifier), string> _typeNames = new();
     private int _streaming;
@@ -58,6 +59,7 @@ public sealed partial class PostgresChangeSource : IAsyncDisposable
         _slot = options.SlotName!;
         _tables = tables;
         _statusInterval = options.StatusInterval;
+        _telemetry = new SourceTelemetry(string.IsNullOrWhiteSpace(options.PipelineId) ? _slot : options.PipelineId, _slot, _tracker);
     }
 
     /// <summary>The publication's name.</summary>

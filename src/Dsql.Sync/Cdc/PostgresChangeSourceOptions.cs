@@ -37,4 +37,10 @@ public sealed class PostgresChangeSourceOptions
     /// the server's <c>wal_sender_timeout</c> (60 s by default).
     /// </summary>
     public TimeSpan StatusInterval { get; set; } = DefaultStatusInterval;
+
+    /// <summary>
+    /// The pipeline this source feeds, for the <c>dsql.sync.pipeline</c> tag of its metrics (set it to the applier's
+    /// <see cref="DsqlChangeApplierOptions.PipelineId"/> to read both sides together). Default: the slot's name.
+    /// </summary>
+    public string? PipelineId { get; set; }
 }
