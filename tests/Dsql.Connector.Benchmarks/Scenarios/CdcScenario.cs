@@ -70,7 +70,7 @@ internal static class CdcScenario
             Title = "Change replication: dsql-sync run from a PostgreSQL source into the emulator",
             Method = string.Create(CultureInfo.InvariantCulture,
                 $"A source PostgreSQL (wal_level = logical) and the emulator (own process, own PostgreSQL) both started by the lab; `lab_cdc` (int key, bigint, 40-byte text, numeric(12,2), timestamptz, bool) seeded with {SeedRows:#,0} rows and `lab_marker (id bigint primary key, source_time timestamptz)`. ") +
-                string.Create(CultureInfo.InvariantCulture, $"`dsql-sync run pipeline.yaml` (the built tool, a child process; pipeline.parallelism {plan.Lanes}) loads both tables from its slot's snapshot, then streams. ") +
+                string.Create(CultureInfo.InvariantCulture, $"`dsql-sync run pipeline.yaml` (the built tool, a child process; sink.parallelism {plan.Lanes}: its apply lanes, and the full load's connections per table) loads both tables from its slot's snapshot, then streams. ") +
                 string.Create(CultureInfo.InvariantCulture, $"A write generator ({GeneratorConnections} connections, open loop: transaction k is due at k x 10 / rate s) commits transactions of {CdcWriteGenerator.ChangesPerTransaction} changes (about 48% updates, 30% inserts, 20% deletes, 2% key updates, random live keys); ") +
                 "a marker row is inserted every 100 ms (source_time = clock_timestamp(), autocommit) and the target is polled every 20 ms: lag = arrival - source_time. " +
                 "Changes applied: the tool's status line (the applier's own count, printed every second), exact; changes committed: the rows each source transaction changed. " +
@@ -381,10 +381,11 @@ internal static class CdcScenario
           port: {lab.Port}
           host-address: 127.0.0.1
           root-certificate: {lab.CaCertificatePath}
-          parallelism: 4
+          max-pool-size: {Math.Max(10, lanes + 2)}
+          parallelism: {lanes}
         pipeline:
           name: lab-cdc
-          parallelism: {lanes}
+          parallelism: 2
         """);
 
     /// <summary>count, sum of id, sum of b of lab_cdc at the source.</summary>
