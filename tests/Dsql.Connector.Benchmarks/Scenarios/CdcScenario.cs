@@ -50,7 +50,7 @@ internal static class CdcScenario
     }
 
     /// <summary>One phase (a step or the steady phase) as measured over its window (the phase less its warm-up).</summary>
-    private sealed record Phase(string Name, GeneratorPhase Generator, double From, double To, double CommittedRate, double AppliedRate, LagStats Lag,
+    private sealed record Phase(string Name, GeneratorPhase Generator, double From, double To, double CommittedRate, double AppliedRate, double ChangesPerDsqlTransaction, LagStats Lag,
         double LagFirstThird, double LagLastThird, double BacklogFirst, double BacklogLast, double BacklogMax, bool Drained)
     {
         public bool KeptUp => Drained && AppliedRate >= KeepUpShare * CommittedRate && !(LagLastThird > LagFirstThird + 1.0);
@@ -257,7 +257,7 @@ internal static class CdcScenario
         var markers = monitor.Markers.Where(m => m.InsertedAt >= from && m.InsertedAt <= end).ToArray();
         double third = (end - from) / 3;
         var backlog = samples.Where(s => s.BacklogBytes is not null).Select(s => (s.At, Bytes: s.BacklogBytes!.Value)).ToArray();
-        return new Phase(name, generated, from, end, committedRate, appliedRate, LagStats.Of(markers),
+        return new Phase(name, generated, from, end, committedRate, appliedRate, CdcToolProcess.ChangesPerTransaction(tool.Applied, from, end), LagStats.Of(markers),
             LagStats.Of(markers.Where(m => m.InsertedAt < from + third)).P50,
             LagStats.Of(markers.Where(m => m.InsertedAt >= end - third)).P50,
             Stats.Median(backlog.Where(b => b.At < from + third).Select(b => b.Bytes)),
@@ -358,11 +358,15 @@ internal static class CdcScenario
             double[] cores = [b.ToolCpu - a.ToolCpu, b.EmulatorCpu - a.EmulatorCpu, b.TargetCpu - a.TargetCpu, b.SourceCpu - a.SourceCpu, b.LabCpu - a.LabCpu];
             double machine = b.MachineTotal > a.MachineTotal ? (double)(b.MachineBusy - a.MachineBusy) / (b.MachineTotal - a.MachineTotal) * Environment.ProcessorCount : double.NaN;
             double ours = cores.Sum() / seconds;
+            double changes = phase.AppliedRate * seconds;
             rows.Add([phase.Name, .. cores.Select(c => (c / seconds).ToString("0.00", CultureInfo.InvariantCulture)),
-                (machine - ours).ToString("0.00", CultureInfo.InvariantCulture), machine.ToString("0.00", CultureInfo.InvariantCulture)]);
+                (machine - ours).ToString("0.00", CultureInfo.InvariantCulture), machine.ToString("0.00", CultureInfo.InvariantCulture),
+                changes > 0 ? (cores[0] * 1000 / changes).ToString("0.000", CultureInfo.InvariantCulture) + " ms" : "n/a",
+                changes > 0 ? (cores.Sum() * 1000 / changes).ToString("0.000", CultureInfo.InvariantCulture) + " ms" : "n/a",
+                double.IsNaN(phase.ChangesPerDsqlTransaction) ? "n/a" : phase.ChangesPerDsqlTransaction.ToString("#,0", CultureInfo.InvariantCulture)]);
         }
-        return new DetailTable($"Cores used in each phase's window ({Environment.ProcessorCount} on this machine)",
-            ["phase", "dsql-sync", "emulator", "target PostgreSQL", "source PostgreSQL", "lab", "everything else", "whole machine"], rows);
+        return new DetailTable($"Cores used in each phase's window ({Environment.ProcessorCount} on this machine), CPU per change applied, and changes per DSQL transaction (from the tool's status line)",
+            ["phase", "dsql-sync", "emulator", "target PostgreSQL", "source PostgreSQL", "lab", "everything else", "whole machine", "dsql-sync CPU per change", "chain CPU per change", "changes per DSQL transaction"], rows);
     }
 
     private static string PipelineFile(PostgresCluster source, LabEndpoint lab, int lanes) => string.Create(CultureInfo.InvariantCulture, $"""

@@ -17,7 +17,7 @@ internal sealed partial class CdcToolProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly Stopwatch _clock;
     private readonly Lock _gate = new();
-    private readonly List<(double At, long Changes)> _applied = [];
+    private readonly List<(double At, long Changes, long Transactions)> _applied = [];
     private readonly Queue<string> _tail = new();
 
     private CdcToolProcess(Process process, Stopwatch clock)
@@ -59,8 +59,8 @@ internal sealed partial class CdcToolProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Every status line so far: the lab's clock (seconds) when it was read and the changes applied by then.</summary>
-    public IReadOnlyList<(double At, long Changes)> Applied
+    /// <summary>Every status line so far: the lab's clock (seconds) when it was read, the changes applied and the DSQL transactions committed by then.</summary>
+    public IReadOnlyList<(double At, long Changes, long Transactions)> Applied
     {
         get
         {
@@ -84,7 +84,11 @@ internal sealed partial class CdcToolProcess : IAsyncDisposable
         var match = StatusLine().Match(line);
         lock (_gate)
         {
-            if (match.Success) _applied.Add((at, long.Parse(match.Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture)));
+            if (match.Success)
+            {
+                _applied.Add((at, long.Parse(match.Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture),
+                    long.Parse(match.Groups[2].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture)));
+            }
             else
             {
                 _tail.Enqueue(line);
@@ -141,19 +145,28 @@ internal sealed partial class CdcToolProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"^applied ([0-9,]+) change\(s\)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^applied ([0-9,]+) change\(s\) in ([0-9,]+) transaction\(s\)", RegexOptions.CultureInvariant)]
     private static partial Regex StatusLine();
 
     /// <summary>The changes applied at the status line nearest to <paramref name="at"/> (lab clock), with that line's time.</summary>
-    public static (double At, long Changes)? Nearest(IReadOnlyList<(double At, long Changes)> applied, double at)
+    public static (double At, long Changes, long Transactions)? Nearest(IReadOnlyList<(double At, long Changes, long Transactions)> applied, double at)
         => applied.Count == 0 ? null : applied.MinBy(a => Math.Abs(a.At - at));
 
     /// <summary>The applied rate between the status lines nearest to two moments of the lab's clock: exact counts over the lines' own interval.</summary>
-    public static double RateBetween(IReadOnlyList<(double At, long Changes)> applied, double from, double to)
+    public static double RateBetween(IReadOnlyList<(double At, long Changes, long Transactions)> applied, double from, double to)
     {
         var first = Nearest(applied, from);
         var last = Nearest(applied, to);
         if (first is null || last is null || last.Value.At <= first.Value.At) return double.NaN;
         return (last.Value.Changes - first.Value.Changes) / (last.Value.At - first.Value.At);
+    }
+
+    /// <summary>Changes per DSQL transaction between the status lines nearest to two moments (how full the applier's batches were).</summary>
+    public static double ChangesPerTransaction(IReadOnlyList<(double At, long Changes, long Transactions)> applied, double from, double to)
+    {
+        var first = Nearest(applied, from);
+        var last = Nearest(applied, to);
+        if (first is null || last is null || last.Value.Transactions <= first.Value.Transactions) return double.NaN;
+        return (double)(last.Value.Changes - first.Value.Changes) / (last.Value.Transactions - first.Value.Transactions);
     }
 }
