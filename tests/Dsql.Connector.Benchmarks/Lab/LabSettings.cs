@@ -17,8 +17,8 @@ internal sealed class LabSettings
     /// <summary>Soak duration; by default 10 minutes, 60 s in quick mode.</summary>
     public TimeSpan SoakDuration { get; private init; }
 
-    /// <summary>The cdc scenario's apply lanes: <c>sink.parallelism</c> in the pipeline file it runs (dsql-sync run's lanes). Default 4.</summary>
-    public int CdcLanes { get; private init; } = 4;
+    /// <summary>The cdc scenario's apply lanes: <c>sink.parallelism</c> in the pipeline file it runs (dsql-sync run's lanes). Default 1, the tool's own default and the fastest measured on the two-core reference machine.</summary>
+    public int CdcLanes { get; private init; } = 1;
 
     /// <summary>The cdc scenario's steady-phase rate in changes/s; null: the highest step rate the pipeline kept up with.</summary>
     public int? CdcRate { get; private init; }
@@ -43,7 +43,7 @@ internal sealed class LabSettings
           --only LIST    run only these scenarios: token, rent, connect, transaction, emulator, storm, contention, efcore, bulk, cdc, soak
           --soak SECONDS soak duration (default 600, or 60 with --quick)
           --out DIR      where <mode>.md and <mode>.json are written (default docs/performance)
-          --cdc-lanes N  cdc: apply lanes, sink.parallelism of the dsql-sync run pipeline file (default 4)
+          --cdc-lanes N  cdc: apply lanes, sink.parallelism of the dsql-sync run pipeline file (default 1)
           --cdc-rate N   cdc: the steady phase's changes/s (default: the highest step rate kept up with)
           --cdc-steps L  cdc: the step series in changes/s (default 2000,5000,10000,15000)
           --cdc-steady S cdc: seconds of measured steady phase (default 600, or 40 with --quick)
@@ -56,7 +56,7 @@ internal sealed class LabSettings
         IReadOnlyList<string> scenarios = AllScenarios;
         string output = "docs/performance";
         int? soakSeconds = null;
-        int lanes = 4;
+        int lanes = 1;
         int? cdcRate = null;
         int[]? cdcSteps = null;
         int? cdcSteady = null;
