@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using Dsql.Emulator.Auth;
 using Dsql.Emulator.Backend;
 using Dsql.Emulator.Front;
+using Dsql.Emulator.Protocol;
 using Dsql.Emulator.Rules;
 using Dsql.Emulator.Tls;
 using Microsoft.Extensions.Logging;
@@ -249,9 +250,13 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
     internal int CloseSessions(int count)
     {
         var open = _sessions.Values.Where(s => s.IsProxying).OrderBy(s => s.Id).Take(count).ToList();
-        foreach (var session in open) _ = session.CloseWithErrorAsync("57P01", "terminating connection due to administrator command");
+        foreach (var session in open) _ = session.CloseWithErrorAsync(PgConstants.AdminShutdown, DsqlMessages.AdministratorCommand);
         return open.Count;
     }
+
+    /// <summary>The open sessions (past authentication) of one endpoint.</summary>
+    internal List<ClientSession> SessionsOf(EndpointListener listener)
+        => _sessions.Values.Where(s => s.IsProxying && ReferenceEquals(s.Endpoint, listener)).ToList();
 
     private void Supervise()
     {

@@ -12,6 +12,10 @@ internal static class DsqlMessages
     public const string SchemaChangedOc001 = "schema has been updated by another transaction, please retry: (OC001)";
     public const string MultipleDdl = "multiple ddl statements not supported in a transaction";
     public const string DdlAndDml = "ddl and dml are not supported in the same transaction";
+    /// <summary>XX000: what DSQL answers during a Region impairment (shared facts; the conformance recordings have no sample).</summary>
+    public const string ServerUnavailable = "server unavailable";
+    /// <summary>57P01: PostgreSQL's wording for a session ended by the server.</summary>
+    public const string AdministratorCommand = "terminating connection due to administrator command";
     public const string TlsRequired = "SSL/TLS required: Aurora DSQL accepts only encrypted connections; connect with SSL Mode=Require or stronger (VerifyFull recommended)";
 
     /// <summary>54000 for a transaction older than <paramref name="limit"/> (DSQL: <see cref="DsqlQuotas.MaxTransactionAge"/>).</summary>

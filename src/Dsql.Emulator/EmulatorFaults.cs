@@ -174,6 +174,19 @@ public sealed class EmulatorFaults
         }
     }
 
+    /// <summary>
+    /// The faults of one endpoint alone: make it unavailable the way a DSQL regional endpoint is during a Region
+    /// impairment (<see cref="EndpointFaults.Unavailable"/>), fail a fraction of its work, count what it failed.
+    /// </summary>
+    /// <param name="host">The endpoint's host name (<see cref="EmulatorEndpointInfo.Host"/>; case does not matter).</param>
+    /// <exception cref="ArgumentException">No endpoint has that host name.</exception>
+    public EndpointFaults ForEndpoint(string host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return _emulator.FindEndpoint(host)?.Faults
+            ?? throw new ArgumentException($"The emulator has no endpoint '{host}'; its endpoints are: {string.Join(", ", _emulator.Endpoints.Select(e => e.Host))}.", nameof(host));
+    }
+
     /// <summary>Moves the emulator's clock (token expiry, connection and transaction ages) by <paramref name="delta"/>.</summary>
     public void AdvanceClock(TimeSpan delta) => _emulator.Clock.Advance(delta);
 

@@ -64,4 +64,22 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Information, "Session {SessionId}: handshake stalled {Phase} (fault injection)")]
     public static partial void HandshakeStalled(ILogger logger, long sessionId, HandshakeStall phase);
+
+    [LoggerMessage(21, LogLevel.Information, "Endpoint {Host} made unavailable by fault injection: {Outage}")]
+    public static partial void EndpointMadeUnavailable(ILogger logger, string host, EndpointOutage outage);
+
+    [LoggerMessage(22, LogLevel.Information, "Endpoint {Host} available again (fault injection ended)")]
+    public static partial void EndpointAvailable(ILogger logger, string host);
+
+    [LoggerMessage(23, LogLevel.Information, "Endpoint {Host} fails a fraction {Fraction} of connects and statements (fault injection, seed {Seed})")]
+    public static partial void EndpointFailFraction(ILogger logger, string host, double fraction, int seed);
+
+    [LoggerMessage(24, LogLevel.Debug, "Endpoint {Host}: connection reset at accept (fault injection)")]
+    public static partial void ConnectionResetByOutage(ILogger logger, string host);
+
+    [LoggerMessage(25, LogLevel.Debug, "Session {SessionId}: cut by the outage of endpoint {Host} (fault injection)")]
+    public static partial void SessionCutByOutage(ILogger logger, long sessionId, string host);
+
+    [LoggerMessage(26, LogLevel.Debug, "Session {SessionId}: statement answered XX000 server unavailable by the outage of endpoint {Host} (fault injection)")]
+    public static partial void StatementFailedByOutage(ILogger logger, long sessionId, string host);
 }

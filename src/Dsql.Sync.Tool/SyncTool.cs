@@ -129,7 +129,20 @@ internal static class SyncTool
         catch (ChangeApplyException ex)
         {
             await error.WriteLineAsync($"error: {ex.Message}");
-            await error.WriteLineAsync("Everything before it is applied; fix the cause (or set the pipeline to dead-letter such changes), then run again.");
+            if (ex.SqlState is not null && ex.Kind is not null)
+            {
+                // A poison change under sink.poison-behavior: stop. The position stays just before it, so a plain rerun
+                // meets it again: a fix at the source is a later change, applied only once this one is out of the way.
+                await error.WriteLineAsync(
+                    "Everything before this change is applied, and the stored position is just before it, so a rerun meets it again first. To go on, either " +
+                    "(1) fix the row at the source (an UPDATE with a value DSQL accepts, or a DELETE), then run once with --set sink.poison-behavior=dead-letter: " +
+                    "the refused change is recorded in dsql_sync_dead_letters with its position and reason, and your fix, which comes later in the stream, is applied; " +
+                    "or (2) when the value is right and the target refuses it for a reason you can remove (a constraint added on DSQL), remove it and run again as before.");
+            }
+            else
+            {
+                await error.WriteLineAsync("Everything before it is applied; fix the cause, then run again.");
+            }
             return Failed;
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)

@@ -111,6 +111,20 @@ public sealed class ChangeApplierGroupingTests(BackendFixture backend, BulkTestE
     }
 
     [Fact]
+    public async Task The_same_history_sent_change_by_change_with_merging_off_leaves_the_same_rows()
+    {
+        var dataSource = await emulator.DataSourceAsync(backend);
+        string table = await BulkTestEmulator.CreateTableAsync(dataSource, "unmerged", "id integer PRIMARY KEY, name text, note text");
+        var (stream, expected) = History(People(table), seed: 14, transactions: 150);
+        var applier = Applier(dataSource, "unmerged", o => o.MergeChanges = false);
+        await applier.EnsureCreatedAsync();
+
+        await applier.ApplyAsync(Stream(stream));
+
+        Assert.Equal(expected, await RowsAsync(dataSource, table));
+    }
+
+    [Fact]
     public async Task Two_rows_swapping_a_unique_value_are_applied_change_by_change_after_the_merged_batch_is_refused()
     {
         var dataSource = await emulator.DataSourceAsync(backend);

@@ -44,6 +44,27 @@ public sealed class ChangeApplierSchemaAndPoisonTests(BackendFixture backend, Bu
     }
 
     [Fact]
+    public async Task A_column_only_DSQL_has_is_kept_and_a_column_seen_then_gone_is_dropped()
+    {
+        var dataSource = await emulator.DataSourceAsync(backend);
+        string table = await BulkTestEmulator.CreateTableAsync(dataSource, "extra", "id integer PRIMARY KEY, name text, note text, audit text DEFAULT 'dsql'");
+        var v1 = People(table);
+        var v2 = Shape(table, ("id", "integer", true), ("name", "text", false));
+        var applier = Applier(dataSource, "extra", o => o.SchemaChanges = SchemaChangeBehavior.Apply);
+        await applier.EnsureCreatedAsync();
+
+        // audit never comes from the source (a DSQL-only column, or one generated at the source): it stays, with its default.
+        await applier.ApplyAsync(Stream([Transaction(10, Insert(v1, 1, "ann", "a"), Insert(v1, 2, "bob", "b")), Transaction(20, Update(v1, [1, "ann2", "a2"]))]));
+        Assert.Equal("id integer, name text, note text, audit text", await ColumnsAsync(dataSource, table));
+        Assert.Equal(Sorted("1|ann2|a2|dsql", "2|bob|b|dsql"), await RowsAsync(dataSource, table, "id, name, note, audit"));
+
+        // note was in the shapes this run saw, then a shape without it came: dropped at the source, so dropped on DSQL.
+        await applier.ApplyAsync(Stream([Transaction(30, Insert(v1, 3, "cy", "c")), Transaction(40, Insert(v2, 4, "dee"))]));
+        Assert.Equal("id integer, name text, audit text", await ColumnsAsync(dataSource, table));
+        Assert.Equal(Sorted("1|ann2|dsql", "2|bob|dsql", "3|cy|dsql", "4|dee|dsql"), await RowsAsync(dataSource, table, "id, name, audit"));
+    }
+
+    [Fact]
     public async Task A_schema_change_under_Stop_names_the_table_column_and_position()
     {
         var (dataSource, table, v1) = await PeopleAsync();

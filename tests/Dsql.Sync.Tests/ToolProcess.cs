@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Dsql.Emulator.Tests.Infrastructure;
 
@@ -69,6 +70,18 @@ internal sealed class ToolProcess : IDisposable
             await Task.Delay(20);
         }
     }
+
+    /// <summary>The process's id (what the tool names in its source connections' application name).</summary>
+    public int Id => _process.Id;
+
+    /// <summary>SIGINT, as Ctrl+C in a terminal sends it.</summary>
+    public void Interrupt()
+    {
+        if (kill(_process.Id, 2) != 0) throw new InvalidOperationException($"kill -INT {_process.Id} failed ({Marshal.GetLastPInvokeError()})");
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 
     /// <summary>SIGKILL: no chance to give anything back or to finish a transaction.</summary>
     public void Kill()

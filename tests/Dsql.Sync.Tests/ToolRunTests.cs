@@ -90,9 +90,34 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             Assert.Equal(new object?[] { 11L, 44L }, await ToolTestSource.TargetRowAsync(target, labels));
             Assert.Equal("character varying(20)", await BulkTestEmulator.ScalarAsync<string>(target,
                 $"SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attname = 'label'"));
-            Assert.Equal(0, await second.StopAsync());
+
+            // A poison change: a note over DSQL's 10 MiB per transaction. Under sink.poison-behavior stop (the default)
+            // the run ends, naming the table, the change and its position.
+            await LogicalSourceFixture.ExecuteAsync(source, $"INSERT INTO {table} VALUES (6000000, 1, repeat('p', 11 * 1024 * 1024))");
+            Assert.Equal(1, await second.WaitExitAsync());
+            Assert.Matches($@"stopped at Insert on public\.{table} \(change 0 of source transaction \d+ committed at [0-9A-F]+/[0-9A-F]+\): DSQL refused it \(54000\)", second.Output);
+            Assert.Contains("--set sink.poison-behavior=dead-letter", second.Output, StringComparison.Ordinal);
+            var named = System.Text.RegularExpressions.Regex.Match(second.Output, @"committed at ([0-9A-F]+)/([0-9A-F]+)\)");
+            long poisonLsn = (long)((ulong.Parse(named.Groups[1].Value, System.Globalization.NumberStyles.HexNumber) << 32) | ulong.Parse(named.Groups[2].Value, System.Globalization.NumberStyles.HexNumber));
             Assert.Contains("resuming slot", second.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("rows loaded", second.Output, StringComparison.Ordinal);
+
+            // The recovery the message gives: fix the row at the source, run once with dead-letter. The refused insert
+            // is recorded with its position and reason, the fix and the changes after it are applied.
+            await LogicalSourceFixture.ExecuteAsync(source, $"UPDATE {table} SET note = 'fixed' WHERE id = 6000000; DELETE FROM {table} WHERE id = 1000;");
+            var third = StartRun(file, "--set", "sink.poison-behavior=dead-letter");
+            await third.WaitForAsync("streaming changes from");
+            await WaitEqualAsync(source, target, table);
+            Assert.Equal(0, await third.StopAsync());
+            string pipelineId = await PipelineNameAsync(file);
+            // The same change the stop named: its position, table and kind, with DSQL's reason.
+            Assert.Equal(new object?[] { 1L, "54000", $"public.{table}", "insert", true }, await ToolTestSource.TargetRowAsync(target,
+                $"SELECT count(*)::bigint, min(sql_state), min(table_name), min(kind), bool_and(message LIKE '%transaction size limit 10mb exceeded%') FROM dsql_sync_dead_letters " +
+                $"WHERE pipeline_id = '{pipelineId}' AND commit_lsn = {poisonLsn} AND change_index = 0"));
+            var afterPoison = new RunningTool(["status", file], first.Hooks);
+            Assert.Equal(0, await afterPoison.WaitExitAsync());
+            Assert.Matches($@"dead letters: 1 change\(s\) in dsql_sync_dead_letters; the latest: insert on public\.{table}, change 0 of the source transaction committed at [0-9A-F]+/[0-9A-F]+, refused with 54000", afterPoison.Output);
+            Assert.Contains("dead letters: none", status.Output, StringComparison.Ordinal);
         }
         finally
         {
@@ -140,7 +165,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
     }
 
     [Fact]
-    public async Task Ten_kills_at_random_points_under_continuous_writes_with_one_to_three_lanes_lose_and_double_nothing()
+    public async Task Ctrl_C_in_the_full_load_exits_130_a_second_run_is_refused_and_ten_kills_with_one_to_three_lanes_under_continuous_writes_lose_and_double_nothing()
     {
         var target = await emulator.DataSourceAsync(backend);
         string table = EmulatorConnections.UniqueName("moves");
@@ -155,6 +180,27 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         var log = new System.Text.StringBuilder();
         try
         {
+            // Ctrl+C during the full load (chunks of 10 rows in one worker: a load slow enough to interrupt on purpose).
+            using (var interrupted = ToolProcess.Start("interrupted", "run", file, "--set", "sink.chunk.max-rows=10", "--set", "pipeline.parallelism=1"))
+            {
+                await interrupted.WaitForOutputAsync("plan: ", TimeSpan.FromSeconds(60));
+
+                // A second run of the pipeline meanwhile (the slot is not in use during the load): refused at once,
+                // naming the first; nothing touched.
+                var second = StartRun(file);
+                Assert.Equal(2, await second.WaitExitAsync());
+                Assert.Contains($"is already running in dsql-sync run pid {interrupted.Id} on ", second.Output, StringComparison.Ordinal);
+                Assert.Matches(@"\(source server process \d+, connected from ", second.Output);
+
+                interrupted.Interrupt();
+                Assert.Equal(130, await interrupted.WaitAsync(TimeSpan.FromSeconds(30)));
+                Assert.DoesNotContain("streaming changes from", interrupted.Output, StringComparison.Ordinal);
+                Assert.Matches(@"interrupted during the full load from slot dsql_sync_run_\w+'s snapshot: this process had loaded [0-9,]+ row\(s\)", interrupted.Output);
+                Assert.Contains("the next dsql-sync run of this file deletes the rows loaded, makes the slot again and loads from the start", interrupted.Output, StringComparison.Ordinal);
+                log.Append(System.Globalization.CultureInfo.InvariantCulture, $"--- interrupted\n{interrupted.Output}");
+            }
+
+            // The first restart does what that message says (unless it is killed before), then the kills.
             for (int cycle = 0; cycle < 10; cycle++)
             {
                 // Each run with 1 to 3 apply lanes: the lanes' positions of one run are read by a run with another number.
@@ -165,6 +211,8 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
                 await Task.Delay(random.Next(200, 2500));
                 tool.Kill();
                 log.Append(tool.Output);
+                if (cycle == 0 && tool.Output.Contains("source: created slot", StringComparison.Ordinal))
+                    Assert.Contains("did not finish and its snapshot is gone", tool.Output, StringComparison.Ordinal);
             }
             await stopWriting.CancelAsync();
             int transactions = await writer;
@@ -172,6 +220,10 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
 
             var last = StartRun(file);
             await last.WaitForAsync("streaming changes from");
+            // Another run while this one streams: refused too, naming this process.
+            var other = StartRun(file);
+            Assert.Equal(2, await other.WaitExitAsync());
+            Assert.Contains($"is already running in dsql-sync run pid {Environment.ProcessId} on ", other.Output, StringComparison.Ordinal);
             await WaitEqualAsync(source, target, table, log);
             Assert.Equal(0, await last.StopAsync());
         }
@@ -180,6 +232,64 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
             await stopWriting.CancelAsync();
             File.Delete(file);
         }
+    }
+
+    [Fact]
+    public async Task A_partitioned_source_table_is_loaded_and_streamed_under_its_root_and_a_publication_without_the_root_is_refused_naming_the_fix()
+    {
+        var target = await emulator.DataSourceAsync(backend);
+        string table = EmulatorConnections.UniqueName("parted");
+        string source = await logical.CreateDatabaseAsync($"""
+            CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL, note text) PARTITION BY RANGE (id);
+            CREATE TABLE {table}_low PARTITION OF {table} FOR VALUES FROM (MINVALUE) TO (1000);
+            CREATE TABLE {table}_high PARTITION OF {table} FOR VALUES FROM (1000) TO (MAXVALUE);
+            INSERT INTO {table} SELECT g, g % 10, 'row ' || g FROM generate_series(1, 2000) g;
+            """);
+        string file = await WritePipelineAsync(source, table);
+        try
+        {
+            // A publication made beforehand without publish_via_partition_root: its changes would carry the partitions' names.
+            string pipelineName = await PipelineNameAsync(file);
+            string publication = Tool.PipelineLoad.DefaultSlotName(pipelineName);
+            await LogicalSourceFixture.ExecuteAsync(source, $"CREATE PUBLICATION {publication} FOR TABLE {table}");
+            var refused = StartRun(file);
+            Assert.Equal(2, await refused.WaitExitAsync());
+            Assert.Contains($"public.{table} is partitioned", refused.Output, StringComparison.Ordinal);
+            Assert.Contains($"ALTER PUBLICATION \"{publication}\" SET (publish_via_partition_root = true)", refused.Output, StringComparison.Ordinal);
+
+            // Without it, dsql-sync creates the publication through the root: one DSQL table, loaded and kept in step,
+            // rows moving between partitions included.
+            await LogicalSourceFixture.ExecuteAsync(source, $"DROP PUBLICATION {publication}");
+            var run = StartRun(file);
+            await run.WaitForAsync("streaming changes from");
+            await LogicalSourceFixture.ExecuteAsync(source, $"""
+                BEGIN;
+                INSERT INTO {table} VALUES (0, 1, 'low'), (50000, 2, 'high');
+                UPDATE {table} SET qty = qty + 100 WHERE id BETWEEN 990 AND 1010;
+                UPDATE {table} SET id = id + 2000 WHERE id BETWEEN 10 AND 20;
+                DELETE FROM {table} WHERE id BETWEEN 1500 AND 1600;
+                COMMIT;
+                """);
+            await WaitEqualAsync(source, target, table);
+            Assert.Equal(0, await run.StopAsync());
+            Assert.True(await LogicalSourceScalarAsync<bool>(source, $"SELECT pubviaroot FROM pg_publication WHERE pubname = '{publication}'"));
+            Assert.Equal(0L, await BulkTestEmulator.ScalarAsync<long>(target, $"SELECT count(*) FROM pg_class WHERE relname LIKE '{table}\\_%' AND relkind = 'r'"));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static async Task<string> PipelineNameAsync(string file)
+        => Assert.Single(await File.ReadAllLinesAsync(file), l => l.Trim().StartsWith("name: ", StringComparison.Ordinal)).Trim()["name: ".Length..];
+
+    private static async Task<T> LogicalSourceScalarAsync<T>(string source, string sql)
+    {
+        await using var connection = new NpgsqlConnection(source);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
     }
 
     /// <summary>Inserts, updates, key updates and deletes in transactions of a few statements, until stopped; returns the transactions.</summary>
@@ -261,7 +371,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
     private Task<string> WritePipelineAsync(string source, string table)
         => ToolTestSource.WritePipelineAsync(new NpgsqlConnectionStringBuilder(source), emulator.Harness!.Endpoint, table, $"run-{Guid.NewGuid():N}");
 
-    private RunningTool StartRun(string file)
+    private RunningTool StartRun(string file, params string[] options)
     {
         var clock = emulator.Harness!.Emulator.Clock;
         var hooks = new SyncToolHooks
@@ -272,7 +382,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
                 builder.UseTimeProvider(clock);
             },
         };
-        return new RunningTool(["run", file], hooks);
+        return new RunningTool(["run", file, .. options], hooks);
     }
 
     /// <summary>The tool's entry point running in the background, its output captured, stopped as Ctrl+C stops it.</summary>

@@ -27,9 +27,15 @@ public sealed partial class DsqlDataSource
     /// it closed, not disposed.
     /// </summary>
     internal ValueTask<NpgsqlConnection> OpenExisting(NpgsqlConnection connection, bool async, CancellationToken cancellationToken)
-        => Open(async, cancellationToken, connection);
+        => _router is null ? Open(async, cancellationToken, connection) : OpenExistingRouted(connection, async, cancellationToken);
 
-    private async ValueTask<NpgsqlConnection> Open(bool async, CancellationToken cancellationToken, NpgsqlConnection? existing = null)
+    /// <summary>An open on this endpoint alone (for the router of a data source over several endpoints).</summary>
+    internal ValueTask<NpgsqlConnection> OpenSingle(bool async, CancellationToken cancellationToken) => Open(async, cancellationToken);
+
+    private ValueTask<NpgsqlConnection> Open(bool async, CancellationToken cancellationToken, NpgsqlConnection? existing = null)
+        => _router is null ? OpenOnEndpoint(async, cancellationToken, existing) : OpenRouted(async, cancellationToken);
+
+    private async ValueTask<NpgsqlConnection> OpenOnEndpoint(bool async, CancellationToken cancellationToken, NpgsqlConnection? existing)
     {
         var open = OpenState.Take(this, async, cancellationToken);
         open.Existing = existing;

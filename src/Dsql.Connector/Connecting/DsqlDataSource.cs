@@ -21,6 +21,7 @@ public sealed partial class DsqlDataSource : DbDataSource
     private readonly ResiliencePipeline _retry;
     private readonly NpgsqlDataSource _inner;
     private readonly DeadlineSlots _deadlines;
+    private readonly EndpointRouter? _router; // several regional endpoints: each a data source of its own
     private long _lastThrottledTicks; // UTC ticks; 0 = never
 
     /// <summary>How long after the last throttled connect <see cref="IsConnectThrottled"/> stays true.</summary>
@@ -58,17 +59,20 @@ public sealed partial class DsqlDataSource : DbDataSource
     /// <exception cref="DsqlConfigurationException">A setting is invalid; the message names it and its value.</exception>
     public static DsqlDataSource Create(string connectionString) => new DsqlDataSourceBuilder(connectionString).Build();
 
-    /// <summary>The DSQL endpoint tokens are signed for.</summary>
-    public string Endpoint => _settings.Endpoint;
+    /// <summary>The DSQL endpoint tokens are signed for (over several endpoints: the one opens go to now).</summary>
+    public string Endpoint => _router is null ? _settings.Endpoint : _router.Active.Endpoint;
 
-    /// <summary>The Region tokens are signed for.</summary>
-    public string Region => _settings.Region;
+    /// <summary>The Region tokens are signed for (over several endpoints: that of the endpoint opens go to now).</summary>
+    public string Region => _router is null ? _settings.Region : _router.Active.Region;
 
     /// <summary>The token cache behind the password callback (internal: for tests).</summary>
     internal DsqlTokenProvider TokenProvider { get; }
 
-    /// <summary>The inner Npgsql data source, for advanced use (its settings are the connector's; do not weaken them).</summary>
-    public NpgsqlDataSource NpgsqlDataSource => _inner;
+    /// <summary>
+    /// The inner Npgsql data source, for advanced use (its settings are the connector's; do not weaken them). Over
+    /// several endpoints: that of the endpoint opens go to now (connections opened on it directly do not fail over).
+    /// </summary>
+    public NpgsqlDataSource NpgsqlDataSource => _router is null ? _inner : _router.Active._inner;
 
     /// <summary>The settings as they were at Build, without secrets (there are none: DSQL authenticates with tokens).</summary>
     public override string ConnectionString => _settings.ConnectionString;
@@ -77,10 +81,10 @@ public sealed partial class DsqlDataSource : DbDataSource
     /// Creates a connection that is not open yet. Opening it directly skips the connector's connect retries and its
     /// bound on the whole open; prefer <see cref="OpenConnectionAsync"/>.
     /// </summary>
-    public new NpgsqlConnection CreateConnection() => _inner.CreateConnection();
+    public new NpgsqlConnection CreateConnection() => _router is null ? _inner.CreateConnection() : CreateRoutedConnection();
 
     /// <inheritdoc />
-    protected override DbConnection CreateDbConnection() => _inner.CreateConnection();
+    protected override DbConnection CreateDbConnection() => CreateConnection();
 
     /// <summary>
     /// Rents a pooled connection (or opens a physical one), retrying throttled (53400, 53300) and transient
@@ -125,8 +129,16 @@ public sealed partial class DsqlDataSource : DbDataSource
     {
         if (disposing)
         {
-            _inner.Dispose();
-            TokenProvider.Dispose();
+            if (_router is not null)
+            {
+                _router.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                foreach (var member in _router.Members) member.Source.Dispose();
+            }
+            else
+            {
+                _inner.Dispose();
+                TokenProvider.Dispose();
+            }
         }
         base.Dispose(disposing);
     }
@@ -134,6 +146,12 @@ public sealed partial class DsqlDataSource : DbDataSource
     /// <inheritdoc />
     protected override async ValueTask DisposeAsyncCore()
     {
+        if (_router is not null)
+        {
+            await _router.DisposeAsync().ConfigureAwait(false);
+            foreach (var member in _router.Members) await member.Source.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
         await _inner.DisposeAsync().ConfigureAwait(false);
         TokenProvider.Dispose();
     }

@@ -27,6 +27,9 @@ public sealed class DsqlDataSourceBuilder
     internal static readonly TimeSpan LifetimeSpread = TimeSpan.FromMinutes(4);
 
     private readonly List<Action<NpgsqlDataSourceBuilder>> _npgsqlConfigurations = new();
+    private readonly List<(string Host, Action<DsqlConnectionStringBuilder>? Configure)> _peers = new();
+    private readonly DsqlFailoverOptions _failover = new();
+    private string? _preferredRegion;
     private AWSCredentials? _credentials;
     private TimeProvider _timeProvider = TimeProvider.System;
     private ILoggerFactory _loggerFactory = NullLoggerFactory.Instance;
@@ -80,13 +83,54 @@ public sealed class DsqlDataSourceBuilder
     }
 
     /// <summary>
+    /// Adds another regional endpoint of the same multi-Region cluster: the data source then opens on the preferred
+    /// endpoint (<see cref="PreferRegion"/>) while it is healthy and on a peer when it is not (see docs/multi-region.md).
+    /// The endpoint's settings are those of <see cref="Settings"/> with <c>Host</c> replaced by <paramref name="host"/>
+    /// (and <c>Region</c>, <c>Port</c> and <c>Host Address</c> cleared); <paramref name="configure"/> may set them.
+    /// Each endpoint gets its own pool, tokens signed for its host and Region, and connect-rate bucket.
+    /// </summary>
+    /// <param name="host">The endpoint, <c>&lt;cluster id&gt;.dsql.&lt;region&gt;.on.aws</c>.</param>
+    /// <param name="configure">Adjusts this endpoint's settings (its <c>Region</c>, <c>Port</c>, <c>Host Address</c>, ...).</param>
+    public DsqlDataSourceBuilder AddEndpoint(string host, Action<DsqlConnectionStringBuilder>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(host);
+        _peers.Add((host.Trim(), configure));
+        return this;
+    }
+
+    /// <summary>
+    /// The Region whose endpoint opens go to while it is healthy. By default: the Region this process runs in (the
+    /// <c>AWS_REGION</c> / <c>AWS_DEFAULT_REGION</c> variables, then the AWS profile) when one of the endpoints is in
+    /// it, else the endpoint of <see cref="Settings"/>.
+    /// </summary>
+    public DsqlDataSourceBuilder PreferRegion(string region)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(region);
+        _preferredRegion = region.Trim().ToLowerInvariant();
+        return this;
+    }
+
+    /// <summary>Adjusts how endpoints are judged impaired and when they are used again (with several endpoints).</summary>
+    public DsqlDataSourceBuilder ConfigureFailover(Action<DsqlFailoverOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        configure(_failover);
+        return this;
+    }
+
+    /// <summary>
     /// Validates the settings and builds the data source. Everything is copied: what is done to this builder or its
     /// <see cref="Settings"/> afterwards changes nothing built. Nothing connects until the first open.
     /// </summary>
     /// <exception cref="DsqlConfigurationException">A setting is invalid; the message names it and its value.</exception>
     public DsqlDataSource Build()
     {
-        var source = Settings;
+        if (_peers.Count > 0 || Settings.Hosts.Count > 1) return BuildMultiRegion();
+        return BuildSingle(Settings);
+    }
+
+    private DsqlDataSource BuildSingle(DsqlConnectionStringBuilder source)
+    {
         source.Validate();
         // The one place the Region is resolved (environment, AWS profile): the settings' getters read neither.
         var (endpoint, region) = DsqlRegionResolver.ResolveEndpoint(source);
@@ -98,5 +142,68 @@ public sealed class DsqlDataSourceBuilder
         var tokenProvider = new DsqlTokenProvider(new DsqlTokenGenerator(credentials, _timeProvider), settings.TokenLifetime, _timeProvider, logger);
         var pacer = ConnectRateLimiters.For(settings.Endpoint, settings.ConnectionRatePerSecond, settings.ConnectionBurst);
         return new DsqlDataSource(settings, tokenProvider, pacer, _loggerFactory, _npgsqlConfigurations.ToArray(), _timeProvider);
+    }
+
+    /// <summary>One data source per endpoint (the connection string's hosts, then those added), and the router over them.</summary>
+    private DsqlDataSource BuildMultiRegion()
+    {
+        var failover = _failover.Copy();
+        failover.Validate();
+        var endpoints = new List<DsqlConnectionStringBuilder>();
+        var hosts = Settings.Hosts;
+        foreach (var (host, port) in hosts)
+        {
+            var single = Settings.CloneFor(host, peer: false);
+            if (port is { } p) single.Port = p;
+            endpoints.Add(single);
+        }
+        foreach (var (host, configure) in _peers)
+        {
+            var single = Settings.CloneFor(host, peer: true);
+            configure?.Invoke(single);
+            endpoints.Add(single);
+        }
+        var built = new List<DsqlDataSource>(endpoints.Count);
+        try
+        {
+            foreach (var endpoint in endpoints) built.Add(BuildSingle(endpoint));
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var endpoint in built)
+            {
+                if (!seen.Add(endpoint.Endpoint))
+                    throw new DsqlConfigurationException(nameof(DsqlConnectionStringBuilder.Host), $"Endpoint '{endpoint.Endpoint}' is named twice: each regional endpoint of the cluster once.");
+            }
+            int preferred = PreferredIndex(built);
+            return new DsqlDataSource(built, preferred, failover, _loggerFactory, _timeProvider);
+        }
+        catch
+        {
+            foreach (var endpoint in built) endpoint.Dispose();
+            throw;
+        }
+    }
+
+    private int PreferredIndex(List<DsqlDataSource> built)
+    {
+        string? wanted = _preferredRegion ?? Settings.PreferredRegion?.Trim().ToLowerInvariant();
+        if (wanted is not null)
+        {
+            int index = built.FindIndex(e => e.Region == wanted);
+            if (index < 0)
+                throw new DsqlConfigurationException(nameof(DsqlConnectionStringBuilder.PreferredRegion),
+                    $"Preferred Region '{wanted}' is not the Region of any endpoint ({string.Join(", ", built.Select(e => $"{e.Endpoint} in {e.Region}"))}). Name one of their Regions, or leave it out.");
+            return index;
+        }
+        string? here;
+        try
+        {
+            here = DsqlRegionResolver.Resolve(null, null, Settings.Profile, DsqlRegionResolver.ReadProfileRegion, Environment.GetEnvironmentVariable);
+        }
+        catch (DsqlConfigurationException)
+        {
+            here = null; // this process's Region is unknown: the first endpoint is preferred
+        }
+        int local = here is null ? -1 : built.FindIndex(e => e.Region == here);
+        return local < 0 ? 0 : local;
     }
 }

@@ -75,12 +75,12 @@ internal static class DsqlTelemetry
     /// <summary>Values of the <c>reason</c> tag of <c>dsql.transaction.retries</c> and <c>dsql.transaction.retries.exhausted</c>.</summary>
     public static class RetryReasons
     {
-        public const string Conflict = "conflict", ConnectionLost = "connection_lost";
+        public const string Conflict = "conflict", ConnectionLost = "connection_lost", ServerUnavailable = "server_unavailable";
     }
 
     /// <summary>Values of the <c>outcome</c> tag of <c>dsql.transaction.duration</c> and of the attempt events.</summary>
     public static class Outcomes
     {
-        public const string Committed = "committed", Conflict = "conflict", ConflictExhausted = "conflict_exhausted", Timeout = "timeout", AmbiguousCommit = "ambiguous_commit", ConnectionLost = "connection_lost", Error = "error", Cancelled = "cancelled";
+        public const string Committed = "committed", Conflict = "conflict", ConflictExhausted = "conflict_exhausted", Timeout = "timeout", AmbiguousCommit = "ambiguous_commit", ConnectionLost = "connection_lost", ServerUnavailable = "server_unavailable", Error = "error", Cancelled = "cancelled";
     }
 }

@@ -34,4 +34,19 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Information, "Transaction lost its connection before COMMIT was sent ({Reason}); nothing was committed; retry {Retry} on a fresh connection in {DelayMs:F0} ms")]
     public static partial void TransactionConnectionLostRetry(ILogger logger, int retry, double delayMs, string reason);
+
+    [LoggerMessage(30, LogLevel.Warning, "DSQL endpoint {Host} ({Region}) is unhealthy ({Reason}); its idle connections are closed and it is probed until it recovers")]
+    public static partial void EndpointUnhealthy(ILogger logger, string host, string region, string reason);
+
+    [LoggerMessage(31, LogLevel.Information, "DSQL endpoint {Host} ({Region}) recovered: its probes succeeded")]
+    public static partial void EndpointRecovered(ILogger logger, string host, string region);
+
+    [LoggerMessage(32, LogLevel.Warning, "DSQL routing: opens move from {From} to {To} ({Region}): {Why}")]
+    public static partial void RouteChanged(ILogger logger, string from, string to, string region, string why);
+
+    [LoggerMessage(33, LogLevel.Information, "DSQL data source over {Count} endpoints ({Endpoints}); preferred: {Preferred} ({Region})")]
+    public static partial void MultiRegionBuilt(ILogger logger, int count, string endpoints, string preferred, string region);
+
+    [LoggerMessage(34, LogLevel.Information, "Transaction attempt failed on {Host} ({Reason}) before COMMIT; nothing was committed; retry {Retry} on {Next} in {DelayMs:F0} ms")]
+    public static partial void TransactionRegionRetry(ILogger logger, string host, string reason, int retry, string next, double delayMs);
 }

@@ -114,6 +114,14 @@ public static class DsqlErrors
     // The open path calls UnwrapOpenFailure on what a failed open threw, and throws the result in its place.
 
     /// <summary>
+    /// Whether DSQL answered <c>XX000 server unavailable</c>, as it does during a Region impairment: retry the whole
+    /// transaction (on another Region's endpoint if there is one); a COMMIT answered so has an unknown outcome.
+    /// </summary>
+    public static bool IsServerUnavailable(Exception exception)
+        => FindPostgresException(exception) is { SqlState: "XX000" } postgres
+           && postgres.MessageText.Contains("server unavailable", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// What a failed open should report: the <see cref="DsqlCredentialsException"/> when no token could be signed
     /// (Npgsql wraps whatever a password provider throws in an <see cref="NpgsqlException"/> reading "An exception
     /// was thrown from the password provider", which would bury the explanation), otherwise

@@ -134,7 +134,7 @@ public sealed partial class DsqlDataSource
                     string reason = args.Context.Properties.GetValue(TransactionAttempts.Key, null!)?.RetryReason ?? DsqlTelemetry.RetryReasons.Conflict;
                     RecordTransactionRetry(args.AttemptNumber + 2, args.RetryDelay, reason);
                     var exception = args.Outcome.Exception!;
-                    if (reason == DsqlTelemetry.RetryReasons.ConnectionLost)
+                    if (reason is DsqlTelemetry.RetryReasons.ConnectionLost or DsqlTelemetry.RetryReasons.ServerUnavailable)
                         Log.TransactionConnectionLostRetry(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, DescribeConnectionLoss(exception));
                     else
                         Log.TransactionConflictRetry(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, DsqlErrors.FindPostgresException(exception)?.MessageText ?? "conflict");
@@ -186,6 +186,9 @@ public sealed partial class DsqlDataSource
         /// <summary>The failure of the attempt made before the retry pipeline, which the pipeline counts as its own first attempt.</summary>
         public Exception? FirstFailure { get; set; }
 
+        /// <summary>The endpoint the last attempt failed on for a Region reason: the next attempt opens elsewhere.</summary>
+        private DsqlDataSource? _avoid;
+
         /// <summary>An attempt inside the retry pipeline: the first call hands the pipeline the earlier failure, so its backoff and logging apply to it.</summary>
         public Task<T> RetryAsync(CancellationToken cancellationToken)
         {
@@ -206,7 +209,9 @@ public sealed partial class DsqlDataSource
                 long started = Stopwatch.GetTimestamp();
                 using var guard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 guard.CancelAfter(options.Timeout);
-                var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                // Over several endpoints, an attempt after a Region failure opens away from the endpoint that failed.
+                var (connection, endpoint) = await dataSource.OpenForAttemptAsync(_avoid, cancellationToken).ConfigureAwait(false);
+                _avoid = null;
                 NpgsqlTransaction? transaction = null;
                 // Set just before COMMIT is handed to Npgsql: from then on the server may commit, whatever becomes of
                 // the connection. Before it, a lost connection has committed nothing.
@@ -249,7 +254,24 @@ public sealed partial class DsqlDataSource
                     // the transaction back with the session, so the whole delegate can run again on a fresh connection.
                     outcome = DsqlTelemetry.Outcomes.ConnectionLost;
                     dataSource.RecordConnectionLoss();
+                    if (dataSource.ReportAttemptFailure(endpoint, ex) is not null) _avoid = endpoint;
                     MarkRetryable(ex, DsqlTelemetry.RetryReasons.ConnectionLost);
+                    throw;
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && DsqlErrors.IsServerUnavailable(ex))
+                {
+                    // XX000 server unavailable (a Region impairment). AWS's guidance: run the whole transaction again;
+                    // a COMMIT answered so may or may not have committed.
+                    if (commitSent)
+                    {
+                        outcome = DsqlTelemetry.Outcomes.AmbiguousCommit;
+                        dataSource.ReportAttemptFailure(endpoint, ex);
+                        throw new DsqlAmbiguousCommitException(ex);
+                    }
+                    outcome = DsqlTelemetry.Outcomes.ServerUnavailable;
+                    await RollBackQuietlyAsync(connection, transaction).ConfigureAwait(false);
+                    if (dataSource.ReportAttemptFailure(endpoint, ex) is not null) _avoid = endpoint;
+                    MarkRetryable(ex, DsqlTelemetry.RetryReasons.ServerUnavailable);
                     throw;
                 }
                 catch (Exception ex)

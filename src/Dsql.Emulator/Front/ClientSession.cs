@@ -65,6 +65,12 @@ internal sealed partial class ClientSession
     // Fault injection: the backend's answer to the COMMIT in flight is dropped and the session cut.
     private volatile bool _cutOnCommitAnswer;
 
+    // Fault injection, the endpoint's outage: the request group being read is answered XX000 instead of run; the
+    // answer to the COMMIT (or the ROLLBACK standing in for it) in flight is replaced by XX000; the session is cut.
+    private bool _failingGroup;
+    private volatile bool _commitAnsweredUnavailable;
+    private int _cutByOutage;
+
     public ClientSession(SessionServices services, EndpointListener listener, Socket socket, long id)
     {
         _services = services;
@@ -144,6 +150,11 @@ internal sealed partial class ClientSession
             if (!await _handshake.RunAsync(() => _services.Registry.RegisterCancelKey(this), handshake.Token).ConfigureAwait(false)) return;
             (_clientReader, _clientWriter, _backend) = (_handshake.Reader, _handshake.Writer, _handshake.Backend);
             IsProxying = true;
+            if (Endpoint.Faults.CutIfOutage(this) is { } cut)
+            {
+                await cut.ConfigureAwait(false); // its endpoint began cutting sessions while this one was opening
+                return;
+            }
             await _clientWriter!.FlushAsync(handshake.Token).ConfigureAwait(false);
             await ProxyAsync().ConfigureAwait(false);
         }
@@ -200,6 +211,52 @@ internal sealed partial class ClientSession
             {
                 await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
                 _holdingBackendLock = true;
+            }
+            if (!_groupOpen && StartsFailableGroup(message) && Endpoint.Faults.FailStatement())
+            {
+                Log.StatementFailedByOutage(_logger, Id, Endpoint.Host);
+                if (message.Type == PgConstants.Query && _rewriter.TransactionRules.InExplicitTransaction && IsPlainCommit(message.Body))
+                {
+                    _commitAnsweredUnavailable = true;
+                    if (Endpoint.Faults.CommitOutcome == UnavailableCommitOutcome.NotCommitted)
+                    {
+                        // The COMMIT becomes a ROLLBACK whose answer the client sees as XX000.
+                        StartGroupIfNeeded();
+                        Rewrite("ROLLBACK", extendedProtocol: false, out _);
+                        writer.BeginMessage(PgConstants.Query);
+                        writer.WriteCString("ROLLBACK");
+                        writer.EndMessage();
+                        EndGroup();
+                        continue;
+                    }
+                    // Committed: the COMMIT goes through below and its answer is replaced.
+                }
+                else
+                {
+                    _failingGroup = true;
+                    StartGroupIfNeeded();
+                    _freshBegin = null;
+                }
+            }
+            if (_failingGroup)
+            {
+                // The group is dropped up to its end (as PostgreSQL skips to Sync after an error), and then the backend
+                // raises XX000 in its place: a transaction in progress is aborted, the client gets the error and ReadyForQuery.
+                if (message.Type is PgConstants.Query or PgConstants.Sync or PgConstants.FunctionCall)
+                {
+                    writer.BeginMessage(PgConstants.Query);
+                    writer.WriteCString(StatementRewriter.RaiseStatement(new(PgConstants.InternalError, DsqlMessages.ServerUnavailable)));
+                    writer.EndMessage();
+                    EndGroup();
+                    _failingGroup = false;
+                }
+                else if (message.Type == PgConstants.Terminate)
+                {
+                    writer.WriteRaw(message.Raw.Span);
+                    await FlushToBackendAsync().ConfigureAwait(false);
+                    return;
+                }
+                continue;
             }
             ConflictGuard? guard = null;
             switch (message.Type)
@@ -294,6 +351,31 @@ internal sealed partial class ClientSession
             _schemaChanged = false;
         }
     }
+
+    /// <summary>
+    /// True for the first message of a request group that an endpoint outage may fail: a query (but not an empty one or
+    /// a plain ROLLBACK, which is let through so the client can end an aborted transaction), or an extended-protocol
+    /// statement. A lone Sync is not a statement.
+    /// </summary>
+    private static bool StartsFailableGroup(PgMessage message)
+    {
+        switch (message.Type)
+        {
+            case PgConstants.Query:
+                var text = message.Body.TrimEnd((byte)0).Trim(" \t\r\n;"u8);
+                return text.Length > 0 && !Ascii.EqualsIgnoreCase(text, "ROLLBACK"u8) && !Ascii.EqualsIgnoreCase(text, "ABORT"u8);
+            case PgConstants.Parse:
+            case PgConstants.Bind:
+            case PgConstants.Execute:
+            case PgConstants.FunctionCall:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Marks the session as cut by its endpoint's outage; false when it was already.</summary>
+    public bool TryMarkCut() => Interlocked.Exchange(ref _cutByOutage, 1) == 0;
 
     /// <summary>Where to cut this session, when it sends a COMMIT inside a transaction and a commit cut is armed (fault injection).</summary>
     private CommitCutPoint? CommitCutDue(ReadOnlySpan<byte> queryBody)
@@ -524,7 +606,16 @@ internal sealed partial class ClientSession
                 await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
                 _holdingClientLock = true;
             }
-            if (_asyncJobs.TryRewrite(message, writer))
+            if (_commitAnsweredUnavailable && message.Type == PgConstants.CommandComplete
+                && (message.Body.StartsWith("COMMIT"u8) || message.Body.StartsWith("ROLLBACK"u8)))
+            {
+                // A COMMIT failed by the endpoint's outage: the client learns XX000, whatever the backend did.
+                _commitAnsweredUnavailable = false;
+                _commitFailure = null;
+                _age.TakeCommitPending();
+                PgErrorFields.Create("ERROR", PgConstants.InternalError, DsqlMessages.ServerUnavailable).WriteTo(writer, PgConstants.ErrorResponse);
+            }
+            else if (_asyncJobs.TryRewrite(message, writer))
             {
                 // A job submission's marker notice or command tag, answered as DSQL does.
             }

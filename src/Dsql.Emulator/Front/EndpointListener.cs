@@ -28,6 +28,7 @@ internal sealed class EndpointListener
         Host = host;
         Region = region;
         RateLimiter = new ConnectionRateLimiter(emulator.Options.ConnectionRatePerSecond, emulator.Options.ConnectionBurst, emulator.Clock);
+        Faults = new EndpointFaults(emulator, this);
         for (int attempt = 1; ; attempt++)
         {
             var v4 = Listen(host, IPAddress.Loopback, port);
@@ -70,6 +71,9 @@ internal sealed class EndpointListener
     public string Region { get; }
     public int Port { get; }
     public ConnectionRateLimiter RateLimiter { get; }
+
+    /// <summary>This endpoint's own faults (an outage of this endpoint alone).</summary>
+    public EndpointFaults Faults { get; }
 
     /// <summary>The loopback addresses listened on, IPv4 first.</summary>
     public IReadOnlyList<string> Addresses => _sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Address.ToString()).ToList();
@@ -130,9 +134,29 @@ internal sealed class EndpointListener
                 Log.AcceptFailed(_emulator.Logger, Host, ex.Message);
                 continue;
             }
+            if (Faults.ResetAtAccept())
+            {
+                Log.ConnectionResetByOutage(_emulator.Logger, Host);
+                Reset(client);
+                continue;
+            }
             client.NoDelay = true;
             _emulator.StartSession(this, client);
         }
+    }
+
+    /// <summary>Closes a connection with a TCP reset (linger zero): the client sees its connection refused by the network, no PostgreSQL message.</summary>
+    private static void Reset(Socket client)
+    {
+        try
+        {
+            client.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // The client is gone already.
+        }
+        client.Dispose();
     }
 
     public async Task StopAsync()

@@ -82,6 +82,13 @@ internal sealed class StartupHandshake
         var faults = _services.Faults;
         if (faults.Latency > TimeSpan.Zero) await Task.Delay(faults.Latency, cancellationToken).ConfigureAwait(false);
         if (await StallAsync(HandshakeStall.AfterAccept, cancellationToken).ConfigureAwait(false)) return false;
+        if (Endpoint.Faults.StallAtAccept() is { } endpointStall)
+        {
+            // The endpoint's own outage: accepted and never answered, closed when the outage ends.
+            Log.HandshakeStalled(_logger, _sessionId, HandshakeStall.AfterAccept);
+            await endpointStall.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
 
         // Direct TLS starts with a TLS handshake record; everything else starts with a length-prefixed packet.
         byte[] head = new byte[8];
@@ -201,6 +208,15 @@ internal sealed class StartupHandshake
         if (!string.Equals(database, "postgres", StringComparison.Ordinal))
             return await RefuseAsync(PgConstants.InvalidCatalogName, $"database \"{database}\" does not exist", cancellationToken).ConfigureAwait(false);
 
+        if (Endpoint.Faults.RefusalAtStartup() is { } outage)
+        {
+            if (outage.SqlState is null)
+            {
+                Log.ConnectionRefused(_logger, _sessionId, "-", "closed by the endpoint's outage (fault injection)");
+                return false;
+            }
+            return await RefuseAsync(outage.SqlState, outage.Message!, cancellationToken).ConfigureAwait(false);
+        }
         if (faults.TakeRefusal() is { } refusal)
             return await RefuseAsync(refusal.SqlState, refusal.Message, cancellationToken).ConfigureAwait(false);
         // DSQL asks for the token as a cleartext password (inside TLS).

@@ -52,4 +52,5 @@ internal static class PgConstants
     public const string InFailedTransaction = "25P02";
     public const string LockNotAvailable = "55P03";
     public const string DeadlockDetected = "40P01";
+    public const string InternalError = "XX000";
 }

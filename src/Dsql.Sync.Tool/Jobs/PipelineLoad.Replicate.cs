@@ -40,12 +40,24 @@ internal sealed partial class PipelineLoad
                 "Leave those tables out of source.table-name (dsql-sync load copies them once), or make the columns plain at the source.");
             return SyncTool.BadInput;
         }
+        string slot = pipeline.Source.SlotName ?? DefaultSlotName(name);
+        var sourceSettings = pipeline.Source.ToNpgsqlSettings();
+        sourceSettings.ApplicationName = Jobs.PipelineRunLock.ApplicationName;
+        // One process per pipeline, from before the slot is touched to the end: see PipelineRunLock.
+        var (runLock, holder) = await Jobs.PipelineRunLock.AcquireAsync(sourceSettings.ConnectionString, slot, TimeSpan.FromSeconds(1), cancellationToken);
+        if (runLock is null)
+        {
+            await error.WriteLineAsync($"error: pipeline {name} (slot {slot}) is already running in {holder}. " +
+                "Only one dsql-sync run may run a pipeline at a time: stop the other one (Ctrl+C) and run this again, or let it go on. " +
+                "If that process is gone but its connection stays, end it at the source with SELECT pg_terminate_backend(pid) for the server process named.");
+            return SyncTool.BadInput;
+        }
+        await using var heldLock = runLock;
         if (!await ExistingTablesMatchAsync(sink, mapping, cancellationToken)) return SyncTool.BadInput;
 
-        string slot = pipeline.Source.SlotName ?? DefaultSlotName(name);
         var sourceOptions = new PostgresChangeSourceOptions
         {
-            ConnectionString = pipeline.Source.ToNpgsqlSettings().ConnectionString,
+            ConnectionString = sourceSettings.ConnectionString,
             SlotName = slot,
             PublicationName = pipeline.Source.PublicationName ?? slot,
             PipelineId = name,
@@ -91,7 +103,20 @@ internal sealed partial class PipelineLoad
                         return SyncTool.BadInput;
                     }
                     await ForgetJobAsync(sink, jobId, cancellationToken);
-                    int loadedCode = await LoadTablesAsync(pipeline, mapping, source, sink, jobId, start.SnapshotName, clock, cancellationToken);
+                    int loadedCode;
+                    try
+                    {
+                        loadedCode = await LoadTablesAsync(pipeline, mapping, source, sink, jobId, start.SnapshotName, clock, cancellationToken);
+                    }
+                    catch (Exception) when (cancellationToken.IsCancellationRequested)
+                    {
+                        long rows = mapping.Tables.Sum(t => _tally.Of(Name(t)).Rows);
+                        await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                            $"interrupted during the full load from slot {slot}'s snapshot: this process had loaded {rows:N0} row(s), which stay in the target tables for now. ") +
+                            "The snapshot ends with this process and a load cannot go on from another one, so the next dsql-sync run of this file deletes the rows loaded, " +
+                            $"makes the slot again and loads from the start, then streams. To give the pipeline up instead, run SELECT pg_drop_replication_slot('{slot}') at the source.");
+                        return SyncTool.Interrupted;
+                    }
                     if (loadedCode != SyncTool.Ok) return loadedCode;
                 }
                 else

@@ -23,6 +23,7 @@ internal sealed class PipelineStatus(TextWriter output, SyncToolHooks hooks)
         {
             await output.WriteLineAsync("  load:   " + await LoadStateAsync(sink, name, slot, cancellationToken));
             await output.WriteLineAsync("  target: " + await PositionAsync(sink, name, cancellationToken));
+            await output.WriteLineAsync("  dead letters: " + await DeadLettersAsync(sink, name, cancellationToken));
         }
 
         await using var source = new NpgsqlConnection(pipeline.Source.ToNpgsqlSettings().ConnectionString);
@@ -66,6 +67,31 @@ internal sealed class PipelineStatus(TextWriter output, SyncToolHooks hooks)
                 $"job {jobId} {state}: {slices.Count(s => s.IsDone):N0} of {slices.Count:N0} slice(s) done, {rows:N0} rows loaded{errors}");
         }
         return "no load job for this pipeline";
+    }
+
+    /// <summary>How many changes the pipeline wrote to the dead-letter table, and the latest one: where, which change, why.</summary>
+    private static async Task<string> DeadLettersAsync(DsqlDataSource sink, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await sink.ExecuteInTransactionAsync(async (connection, token) =>
+            {
+                await using var command = new NpgsqlCommand(
+                    $"SELECT (SELECT count(*) FROM {DsqlChangeApplierOptions.DefaultDeadLetterTable} WHERE pipeline_id = $1), table_name, kind, commit_lsn, change_index, sql_state, message " +
+                    $"FROM {DsqlChangeApplierOptions.DefaultDeadLetterTable} WHERE pipeline_id = $1 ORDER BY failed_at DESC, commit_lsn DESC, change_index DESC LIMIT 1", connection);
+                command.Parameters.Add(new NpgsqlParameter { Value = name });
+                await using var reader = await command.ExecuteReaderAsync(token);
+                if (!await reader.ReadAsync(token)) return "none";
+                string message = reader.GetString(6);
+                if (message.Length > 200) message = message[..200] + "...";
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"{reader.GetInt64(0):N0} change(s) in {DsqlChangeApplierOptions.DefaultDeadLetterTable}; the latest: {reader.GetString(2)} on {reader.GetString(1)}, change {reader.GetInt32(4)} of the source transaction committed at {ChangePosition.Lsn((ulong)reader.GetInt64(3))}, refused with {(reader.IsDBNull(5) ? "no SQLSTATE" : reader.GetString(5))}: {message}");
+            }, new DsqlTransactionOptions { ReadOnly = true }, cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return "none";
+        }
     }
 
     private static async Task<string> PositionAsync(DsqlDataSource sink, string name, CancellationToken cancellationToken)

@@ -18,7 +18,7 @@ public enum ChangeSourceProblemKind
     /// <summary>The slot is missing when streaming, belongs to another plugin or database, or another process streams from it.</summary>
     Slot,
 
-    /// <summary>A selected table does not exist or is not an ordinary table.</summary>
+    /// <summary>A selected table does not exist or is not an ordinary or partitioned table.</summary>
     Table,
 
     /// <summary>A selected table has no primary key or replica identity, so its updates and deletes could not be applied.</summary>

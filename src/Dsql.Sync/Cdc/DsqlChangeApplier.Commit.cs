@@ -27,7 +27,7 @@ public sealed partial class DsqlChangeApplier
         public async Task ApplyItemsAsync(Lane[] owners, List<Item> items, ChangePosition target)
         {
             // First the batch with its changes merged into multi-row statements; when DSQL refuses that, change by change.
-            if ((items.Count != 1 || Later(target, items[0].After) != items[0].After) && await TryCommitAsync(owners, items, null, target, grouped: items.Count > 1).ConfigureAwait(false) is null) return;
+            if ((items.Count != 1 || Later(target, items[0].After) != items[0].After) && await TryCommitAsync(owners, items, null, target, grouped: items.Count > 1 && _options.MergeChanges).ConfigureAwait(false) is null) return;
             await ApplyOneByOneAsync(owners, items).ConfigureAwait(false);
         }
 

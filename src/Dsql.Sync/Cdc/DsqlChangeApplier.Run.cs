@@ -45,6 +45,7 @@ public sealed partial class DsqlChangeApplier
         private readonly Lane[] _lanes;
         private readonly Dictionary<ChangeTable, ChangeStatements> _shapes = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<(string, string), ChangeTarget> _targets = new();
+        private readonly Dictionary<(string, string), HashSet<string>> _seenColumns = new();
         private readonly SemaphoreSlim _reporting = new(1, 1);
         private ulong _lastLsn;
         private ChangePosition _frontier;
@@ -89,7 +90,8 @@ public sealed partial class DsqlChangeApplier
             var loops = _lanes.Select(lane => Task.Run(lane.LoopAsync, CancellationToken.None)).ToArray();
             try
             {
-                var enumerator = stream.GetAsyncEnumerator(_token);
+                // The stream sees the run's token: a lane that fails also ends a pending read.
+                var enumerator = stream.GetAsyncEnumerator(_stop.Token);
                 await using (enumerator.ConfigureAwait(false))
                 {
                     while (true)
@@ -120,7 +122,8 @@ public sealed partial class DsqlChangeApplier
                             {
                                 // The stream sees the caller's token; let its pending read end before the enumerator is disposed.
                                 await _stop.CancelAsync().ConfigureAwait(false);
-                                await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false);
+                                // (An async iterator cannot be disposed in the middle of MoveNextAsync.)
+                                await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
                                 throw;
                             }
                         }
@@ -129,14 +132,24 @@ public sealed partial class DsqlChangeApplier
                         if (Stopwatch.GetElapsedTime(_lastMark) >= MarkInterval) MarkAll();
                     }
                 }
-                // Everything read is committed, and every lane's position is brought to the end of the stream.
-                MarkAll();
+                // Everything read is committed, and every lane's position is brought to the end of the stream (a full
+                // queue waits for room: this mark must reach every lane).
+                try
+                {
+                    foreach (var lane in _lanes) await lane.QueueAsync(new Mark(_frontier), _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    ThrowIfFailed();
+                    throw;
+                }
                 await DrainAsync().ConfigureAwait(false);
                 await ForgetOldLayoutsAsync().ConfigureAwait(false);
                 return Safe;
             }
-            catch (OperationCanceledException) when (_failure is not null && !_token.IsCancellationRequested)
+            catch (Exception) when (_failure is not null && !_token.IsCancellationRequested)
             {
+                // A lane's failure is the run's, whatever it caused here (a cancelled wait, a stream that could not be disposed).
                 ExceptionDispatchInfo.Throw(_failure);
                 throw;
             }
@@ -291,8 +304,12 @@ public sealed partial class DsqlChangeApplier
                 _targets[key] = target;
             }
             var added = table.Columns.Where(c => !target.ColumnTypes.ContainsKey(c.Name)).ToList();
+            // A column is dropped on DSQL only when this run saw it in an earlier shape of the table: a column DSQL has
+            // and the stream never carried (added on DSQL alone, or generated at the source) is left as it is.
             var sourceNames = table.Columns.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-            var dropped = target.ColumnTypes.Keys.Where(c => !sourceNames.Contains(c)).ToList();
+            if (!_seenColumns.TryGetValue(key, out var seen)) _seenColumns[key] = seen = new HashSet<string>(StringComparer.Ordinal);
+            var dropped = target.ColumnTypes.Keys.Where(c => !sourceNames.Contains(c) && seen.Contains(c)).ToList();
+            seen.UnionWith(sourceNames);
             if (added.Count > 0 || dropped.Count > 0)
             {
                 string first = added.Count > 0 ? $"column {added[0].Name} ({added[0].SourceType}) was added at the source" : $"column {dropped[0]} was dropped at the source";

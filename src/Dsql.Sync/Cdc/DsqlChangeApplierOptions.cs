@@ -84,6 +84,13 @@ public sealed class DsqlChangeApplierOptions
     /// </summary>
     public int Lanes { get; set; } = 1;
 
+    /// <summary>
+    /// Whether a batch's changes are merged into multi-row statements, each row's net effect once (default true).
+    /// False sends every change as its own statement: slower, for a table whose secondary unique indexes make merged
+    /// batches fail often (each such batch is tried merged, then again change by change).
+    /// </summary>
+    public bool MergeChanges { get; set; } = true;
+
     /// <summary>Columns added or dropped at the source (default <see cref="SchemaChangeBehavior.Apply"/>).</summary>
     public SchemaChangeBehavior SchemaChanges { get; set; } = SchemaChangeBehavior.Apply;
 

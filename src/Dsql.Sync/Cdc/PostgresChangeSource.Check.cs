@@ -76,13 +76,15 @@ public sealed partial class PostgresChangeSource
                 $"No wal sender is free: max_wal_senders is {maxSenders} and {senders} are running. Raise max_wal_senders (ALTER SYSTEM SET max_wal_senders = {Math.Max(maxSenders, senders) + 1}, then restart; on RDS/Aurora in the parameter group) or stop an unused replication client."));
 
         bool? allTables = null;
-        await using (var publication = new NpgsqlCommand("SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = $1", connection))
+        bool viaRoot = false;
+        await using (var publication = new NpgsqlCommand("SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot FROM pg_publication WHERE pubname = $1", connection))
         {
             publication.Parameters.Add(new NpgsqlParameter { Value = _publication });
             await using var reader = await publication.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 allTables = reader.GetBoolean(0);
+                viaRoot = reader.GetBoolean(5);
                 var missing = new[] { "insert", "update", "delete", "truncate" }.Where((_, i) => !reader.GetBoolean(i + 1)).ToList();
                 if (missing.Count > 0)
                     problems.Add(new(ChangeSourceProblemKind.Publication,
@@ -125,11 +127,18 @@ public sealed partial class PostgresChangeSource
                     problems.Add(new(ChangeSourceProblemKind.Table, $"Table {schema}.{name} does not exist in database {database}. Check the table list (schema.table, as in the catalog)."));
                     continue;
                 }
-                if (reader.GetString(2) != "r")
+                string kind = reader.GetString(2);
+                if (kind is not ("r" or "p"))
                 {
-                    problems.Add(new(ChangeSourceProblemKind.Table, $"{schema}.{name} is not an ordinary table (relkind {reader.GetString(2)}); only tables can be streamed."));
+                    problems.Add(new(ChangeSourceProblemKind.Table, $"{schema}.{name} is not an ordinary or partitioned table (relkind {kind}); only tables can be streamed."));
                     continue;
                 }
+                // A partitioned table's changes are published under its partitions' names unless the publication
+                // publishes through the root; the full load and the target have the root's name only.
+                if (kind == "p" && allTables is not null && !viaRoot)
+                    problems.Add(new(ChangeSourceProblemKind.Publication,
+                        $"{schema}.{name} is partitioned, and publication {_publication} publishes its changes under the partitions' names, which are not tables on the target. " +
+                        $"Run ALTER PUBLICATION {Quote(_publication)} SET (publish_via_partition_root = true), or choose a publication name that does not exist yet (it is then created with that option)."));
                 string identity = reader.GetString(3);
                 bool primaryKey = reader.GetBoolean(4), identityIndex = reader.GetBoolean(5);
                 if (identity == "n" || (identity == "d" && !primaryKey) || (identity == "i" && !identityIndex))

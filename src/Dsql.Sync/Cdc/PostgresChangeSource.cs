@@ -147,7 +147,10 @@ public sealed partial class PostgresChangeSource : IAsyncDisposable
         if (allTables is null)
         {
             string list = string.Join(", ", _tables.Select(t => Quote(t.Schema) + "." + Quote(t.Name)));
-            await using var create = new NpgsqlCommand($"CREATE PUBLICATION {Quote(_publication)} FOR TABLE {list}", connection);
+            // Partitioned tables publish their partitions' changes under the root's name, the one table the load and
+            // the target know (PostgreSQL 13 and later).
+            string options = await AnyPartitionedAsync(connection, cancellationToken).ConfigureAwait(false) ? " WITH (publish_via_partition_root = true)" : "";
+            await using var create = new NpgsqlCommand($"CREATE PUBLICATION {Quote(_publication)} FOR TABLE {list}{options}", connection);
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return [];
         }
@@ -166,6 +169,18 @@ public sealed partial class PostgresChangeSource : IAsyncDisposable
             $"ALTER PUBLICATION {Quote(_publication)} ADD TABLE {string.Join(", ", missing.Select(t => Quote(t.Schema) + "." + Quote(t.Name)))}", connection);
         await alter.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return missing.Select(t => t.Schema + "." + t.Name).ToList();
+    }
+
+    private async Task<bool> AnyPartitionedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS t(s, n)
+                           JOIN pg_namespace ns ON ns.nspname = t.s JOIN pg_class c ON c.relnamespace = ns.oid AND c.relname = t.n
+                           WHERE c.relkind = 'p')
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = _tables.Select(t => t.Schema).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = _tables.Select(t => t.Name).ToArray() });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private sealed record SlotInfo(string? Plugin, string? Database, int? ActivePid, ulong Confirmed);

@@ -6,7 +6,7 @@ namespace Dsql.Connector.Benchmarks.Lab;
 internal sealed class LabSettings
 {
     /// <summary>Every scenario, in the order they run.</summary>
-    public static readonly IReadOnlyList<string> AllScenarios = ["token", "rent", "connect", "transaction", "emulator", "storm", "contention", "efcore", "bulk", "cdc", "soak"];
+    public static readonly IReadOnlyList<string> AllScenarios = ["token", "rent", "connect", "transaction", "emulator", "storm", "contention", "efcore", "bulk", "cdc-apply", "cdc", "regions", "soak"];
 
     public bool Quick { get; private init; }
 
@@ -40,7 +40,7 @@ internal sealed class LabSettings
                ./build.sh bench bdn [BenchmarkDotNet arguments]   (e.g. --filter '*Token*')
 
           --quick        short BenchmarkDotNet jobs and a 60 s soak: the whole lab in under 10 minutes
-          --only LIST    run only these scenarios: token, rent, connect, transaction, emulator, storm, contention, efcore, bulk, cdc, soak
+          --only LIST    run only these scenarios: token, rent, connect, transaction, emulator, storm, contention, efcore, bulk, cdc-apply, cdc, regions, soak
           --soak SECONDS soak duration (default 600, or 60 with --quick)
           --out DIR      where <mode>.md and <mode>.json are written (default docs/performance)
           --cdc-lanes N  cdc: apply lanes, sink.parallelism of the dsql-sync run pipeline file (default 1)

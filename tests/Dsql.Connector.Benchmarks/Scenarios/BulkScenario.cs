@@ -188,6 +188,11 @@ internal static class BulkScenario
     /// <summary>What one load measured: rows per second, and CPU time per 1,000 rows of the lab's process, the emulator's and PostgreSQL's.</summary>
     private readonly record struct Measured(double RowsPerSecond, double ClientCpuMs, double EmulatorCpuMs, double PostgresCpuMs);
 
+    /// <summary>CPU time used so far by a PostgreSQL cluster (see <see cref="ProcessStats.ClusterCpu"/>).</summary>
+    internal static TimeSpan PostgresCpu(int postmaster) => ProcessStats.ClusterCpu(postmaster);
+
+    internal static int Postmaster(PostgresCluster cluster) => ProcessStats.Postmaster(cluster);
+
     /// <summary>Recreates the target tables, runs <paramref name="load"/>, counts the rows where they were written.</summary>
     private static async Task<Measured> TimedAsync(LabEndpoint lab, int postmaster, DsqlDataSource connector, NpgsqlDataSource raw, int rows, object target, Func<Task> load)
     {

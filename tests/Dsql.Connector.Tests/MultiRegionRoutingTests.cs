@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Sockets;
+using Dsql.Connector.Tests.Infrastructure;
+using Dsql.Emulator;
+using Dsql.Emulator.Tests.Infrastructure;
+using Npgsql;
+
+namespace Dsql.Connector.Tests;
+
+/// <summary>
+/// One data source over two regional endpoints of the emulator (one backend: one multi-Region cluster): opens go to
+/// the preferred endpoint, writes through one are read through the other, and an endpoint that refuses connections
+/// is skipped at once, marked unhealthy and reported.
+/// </summary>
+[Collection(BackendCollection.Name)]
+public sealed class MultiRegionRoutingTests(BackendFixture backend)
+{
+    private static async Task<(ConnectorHarness Harness, EmulatorEndpointInfo East, EmulatorEndpointInfo West)> TwoRegionsAsync(BackendFixture backend)
+    {
+        string westId = ConnectorHarness.UniqueClusterId();
+        var harness = await ConnectorHarness.StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{westId}.dsql.us-west-2.on.aws")));
+        return (harness, harness.Emulator.Endpoints[0], harness.Emulator.Endpoints[1]);
+    }
+
+    private static Action<DsqlConnectionStringBuilder> Through(EmulatorEndpointInfo endpoint) => s =>
+    {
+        s.HostAddress = "127.0.0.1";
+        s.Port = endpoint.Port;
+        s.RootCertificate = endpoint.CaCertificatePath;
+    };
+
+    /// <summary>A loopback port nothing listens on: connects to it are refused at once, as to an unreachable Region.</summary>
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    [Fact]
+    public async Task Opens_go_to_the_preferred_endpoint_and_what_one_writes_the_other_reads()
+    {
+        var (harness, east, west) = await TwoRegionsAsync(backend);
+        await using var _ = harness;
+        await using var both = harness.Builder().AddEndpoint(west.Host, Through(west)).PreferRegion("us-west-2").Build();
+        await using var eastOnly = harness.Build();
+        string table = EmulatorConnections.UniqueName("regions");
+
+        Assert.Equal(west.Host, both.Endpoint);
+        Assert.Equal("us-west-2", both.Region);
+        Assert.Equal(west.Host, both.PreferredEndpoint);
+        Assert.Collection(both.Endpoints,
+            e => { Assert.Equal(east.Host, e.Endpoint); Assert.False(e.IsPreferred); Assert.False(e.IsActive); Assert.True(e.IsHealthy); },
+            w => { Assert.Equal(west.Host, w.Endpoint); Assert.Equal("us-west-2", w.Region); Assert.True(w.IsPreferred); Assert.True(w.IsActive); });
+        await both.ExecuteNonQueryAsync($"CREATE TABLE {table} (id int PRIMARY KEY, region text)");
+        await both.ExecuteNonQueryAsync($"INSERT INTO {table} VALUES (1, 'written through us-west-2')");
+
+        await using var connection = await eastOnly.OpenConnectionAsync();
+        Assert.Equal("written through us-west-2", await new NpgsqlCommand($"SELECT region FROM {table} WHERE id = 1", connection).ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task A_preferred_endpoint_that_refuses_connects_fails_no_transaction_and_is_marked_unhealthy_with_one_routing_change()
+    {
+        var (harness, east, _) = await TwoRegionsAsync(backend);
+        await using var __ = harness;
+        string deadHost = $"{ConnectorHarness.UniqueClusterId()}.dsql.eu-west-1.on.aws";
+        int closed = ClosedPort();
+        await using var dataSource = harness.Builder()
+            .AddEndpoint(deadHost, s => { s.HostAddress = "127.0.0.1"; s.Port = closed; s.RootCertificate = east.CaCertificatePath; })
+            .PreferRegion("eu-west-1")
+            .ConfigureFailover(o => o.FailureThreshold = 2)
+            .Build();
+        string table = EmulatorConnections.UniqueName("failover");
+        Assert.Equal(deadHost, dataSource.Endpoint);
+
+        await dataSource.ExecuteNonQueryAsync($"CREATE TABLE {table} (id int PRIMARY KEY)");
+        int failed = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            try
+            {
+                await dataSource.ExecuteNonQueryAsync($"INSERT INTO {table} VALUES ({i})");
+            }
+            catch (Exception)
+            {
+                failed++;
+            }
+        }
+
+        Assert.Equal(0, failed);
+        await using var reader = harness.Build();
+        await using (var connection = await reader.OpenConnectionAsync())
+            Assert.Equal(20L, await new NpgsqlCommand($"SELECT count(*) FROM {table}", connection).ExecuteScalarAsync());
+        var dead = Assert.Single(dataSource.Endpoints, e => e.Endpoint == deadHost);
+        Assert.False(dead.IsHealthy);
+        Assert.False(dead.IsActive);
+        Assert.True(dead.IsPreferred);
+        Assert.Equal("network", dead.LastFailure);
+        Assert.Equal(east.Host, dataSource.Endpoint);
+        Assert.Single(harness.Logs.Lines, l => l.Contains("routing: opens move from " + deadHost, StringComparison.Ordinal));
+    }
+}
