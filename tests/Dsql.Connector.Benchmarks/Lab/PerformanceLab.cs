@@ -50,6 +50,7 @@ internal static class PerformanceLab
                 "efcore" => await EfCoreScenario.RunAsync(settings),
                 "bulk" => await BulkScenario.RunAsync(settings),
                 "cdc-apply" => await CdcApplyScenario.RunAsync(settings),
+                "cdc" => await CdcScenario.RunAsync(settings),
                 "regions" => await RegionsScenario.RunAsync(settings),
                 "soak" => await SoakScenario.RunAsync(settings),
                 _ => throw new ArgumentOutOfRangeException(nameof(id), id, "not a harness scenario"),

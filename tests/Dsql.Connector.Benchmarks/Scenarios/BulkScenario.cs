@@ -72,7 +72,7 @@ internal static class BulkScenario
         await RecreateAsync(connector, raw);
         await LoaderAsync(bare, 20_000, 2);
 
-        int postmaster = Postmaster(cluster);
+        int postmaster = ProcessStats.Postmaster(cluster);
         var runs = new List<Run>();
         foreach (int p in Parallelisms)
         {
@@ -188,42 +188,10 @@ internal static class BulkScenario
     /// <summary>What one load measured: rows per second, and CPU time per 1,000 rows of the lab's process, the emulator's and PostgreSQL's.</summary>
     private readonly record struct Measured(double RowsPerSecond, double ClientCpuMs, double EmulatorCpuMs, double PostgresCpuMs);
 
-    /// <summary>
-    /// CPU time used so far by a PostgreSQL cluster: the postmaster's own and its reaped children's (utime, stime,
-    /// cutime, cstime of /proc/&lt;pid&gt;/stat) plus every living child's (the backends, the writer, the checkpointer).
-    /// A backend that exits moves from the second sum into the first, so the total only grows. Linux only; zero elsewhere.
-    /// </summary>
-    internal static TimeSpan PostgresCpu(int postmaster)
-    {
-        const double ticksPerSecond = 100; // USER_HZ: /proc reports in these units on Linux
-        static long[]? Stat(string path)
-        {
-            try
-            {
-                string text = File.ReadAllText(path);
-                // Fields after the command name (which may hold spaces): state ppid ... utime(14) stime(15) cutime(16) cstime(17).
-                string[] fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-                return [long.Parse(fields[1], CultureInfo.InvariantCulture), long.Parse(fields[11], CultureInfo.InvariantCulture), long.Parse(fields[12], CultureInfo.InvariantCulture),
-                        long.Parse(fields[13], CultureInfo.InvariantCulture), long.Parse(fields[14], CultureInfo.InvariantCulture)];
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
-            {
-                return null;
-            }
-        }
-        if (!OperatingSystem.IsLinux() || Stat($"/proc/{postmaster.ToString(CultureInfo.InvariantCulture)}/stat") is not { } main) return TimeSpan.Zero;
-        long ticks = main[1] + main[2] + main[3] + main[4];
-        foreach (string directory in Directory.EnumerateDirectories("/proc"))
-        {
-            string name = Path.GetFileName(directory);
-            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
-            if (Stat(Path.Combine(directory, "stat")) is { } child && child[0] == postmaster) ticks += child[1] + child[2];
-        }
-        return TimeSpan.FromSeconds(ticks / ticksPerSecond);
-    }
+    /// <summary>CPU time used so far by a PostgreSQL cluster (see <see cref="ProcessStats.ClusterCpu"/>).</summary>
+    internal static TimeSpan PostgresCpu(int postmaster) => ProcessStats.ClusterCpu(postmaster);
 
-    internal static int Postmaster(PostgresCluster cluster)
-        => int.Parse(File.ReadLines(Path.Combine(cluster.DataDirectory, "postmaster.pid")).First().Trim(), CultureInfo.InvariantCulture);
+    internal static int Postmaster(PostgresCluster cluster) => ProcessStats.Postmaster(cluster);
 
     /// <summary>Recreates the target tables, runs <paramref name="load"/>, counts the rows where they were written.</summary>
     private static async Task<Measured> TimedAsync(LabEndpoint lab, int postmaster, DsqlDataSource connector, NpgsqlDataSource raw, int rows, object target, Func<Task> load)
@@ -233,7 +201,7 @@ internal static class BulkScenario
         using var emulator = Process.GetProcessById(lab.ProcessId);
         var clientBefore = self.TotalProcessorTime;
         var emulatorBefore = emulator.TotalProcessorTime;
-        var postgresBefore = PostgresCpu(postmaster);
+        var postgresBefore = ProcessStats.ClusterCpu(postmaster);
         var clock = Stopwatch.StartNew();
         await load();
         double seconds = clock.Elapsed.TotalSeconds;
@@ -243,7 +211,7 @@ internal static class BulkScenario
         var measured = new Measured(rows / seconds,
             (self.TotalProcessorTime - clientBefore).TotalMilliseconds * perThousand,
             (emulator.TotalProcessorTime - emulatorBefore).TotalMilliseconds * perThousand,
-            (PostgresCpu(postmaster) - postgresBefore).TotalMilliseconds * perThousand);
+            (ProcessStats.ClusterCpu(postmaster) - postgresBefore).TotalMilliseconds * perThousand);
         await VerifyCountAsync(ReferenceEquals(target, raw) ? raw : null, connector, rows);
         return measured;
     }
