@@ -152,9 +152,9 @@ internal sealed class ChangeStatements
     /// <summary>Multi-row upserts of full rows (no unchanged values; each key once), <see cref="RowsPerStatement"/> rows a statement.</summary>
     public void AddGroupedUpserts(List<IReadOnlyList<ChangeValue>> rows, List<NpgsqlBatchCommand> into)
     {
-        for (int start = 0; start < rows.Count; start += RowsPerStatement)
+        for (int start = 0; start < rows.Count; start += StatementRows(rows.Count - start))
         {
-            int count = Math.Min(RowsPerStatement, rows.Count - start);
+            int count = StatementRows(rows.Count - start);
             string? sql;
             lock (_groupedUpserts) _groupedUpserts.TryGetValue(count, out sql);
             if (sql is null)
@@ -174,9 +174,9 @@ internal sealed class ChangeStatements
     /// <summary>Multi-key deletes (each key once), <see cref="RowsPerStatement"/> keys a statement.</summary>
     public void AddGroupedDeletes(List<IReadOnlyList<ChangeValue>> keys, List<NpgsqlBatchCommand> into)
     {
-        for (int start = 0; start < keys.Count; start += RowsPerStatement)
+        for (int start = 0; start < keys.Count; start += StatementRows(keys.Count - start))
         {
-            int count = Math.Min(RowsPerStatement, keys.Count - start);
+            int count = StatementRows(keys.Count - start);
             string? sql;
             lock (_groupedDeletes) _groupedDeletes.TryGetValue(count, out sql);
             if (sql is null)
@@ -200,6 +200,17 @@ internal sealed class ChangeStatements
                 foreach (var value in keys[r]) command.Parameters.Add(Text(value));
             into.Add(command);
         }
+    }
+
+    /// <summary>
+    /// The rows of the next statement for <paramref name="remaining"/> rows: the largest power of two not above them
+    /// (nor above <see cref="RowsPerStatement"/>). A batch of n rows goes out in at most log2(n) statements, and each
+    /// shape's statement texts stay a handful (one per power of two) however many batch sizes the stream makes.
+    /// </summary>
+    private int StatementRows(int remaining)
+    {
+        int limit = Math.Min(remaining, RowsPerStatement);
+        return 1 << (31 - System.Numerics.BitOperations.LeadingZeroCount((uint)limit));
     }
 
     private string RowPlaceholders(int first, int count)
