@@ -217,7 +217,7 @@ internal sealed partial class ClientSession
                 await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
                 _holdingBackendLock = true;
             }
-            if (!_groupOpen && StartsFailableGroup(message) && Endpoint.Faults.FailStatement())
+            if (!_groupOpen && Endpoint.Faults.FailsStatements && StartsFailableGroup(message) && Endpoint.Faults.FailStatement())
             {
                 Log.StatementFailedByOutage(_logger, Id, Endpoint.Host);
                 if (message.Type == PgConstants.Query && _rewriter.TransactionRules.InExplicitTransaction && IsPlainCommit(message.Body))
