@@ -420,6 +420,13 @@ public sealed class EndpointOutageTests(BackendFixture backend)
 
         faults.Unavailable(EndpointOutage.None); // the same as Available()
         Assert.True(faults.IsAvailable);
+
+        // What dsql-emulator --fault does once the emulator runs.
+        new EndpointFaultSpec(EastOne.ToUpperInvariant(), EndpointOutage.StallConnects).Apply(emulator);
+        new EndpointFaultSpec(EastTwo, EndpointOutage.None, 0.5, 3).Apply(emulator);
+        Assert.Equal(EndpointOutage.StallConnects, faults.Outage);
+        Assert.Equal(0.5, emulator.Faults.ForEndpoint(EastTwo).FailureFraction);
+        Assert.Equal("FailFraction 0.5 seed 3", new EndpointFaultSpec(EastTwo, EndpointOutage.None, 0.5, 3).Describe());
     }
 
     [Fact]
