@@ -49,7 +49,8 @@ internal static class Program
 
         await using (emulator)
         {
-            ReadyBanner.Write(Console.Out, emulator, commandLine.Options, ReadyBanner.SelfCommand());
+            foreach (var fault in commandLine.Faults) fault.Apply(emulator);
+            ReadyBanner.Write(Console.Out, emulator, commandLine.Options, ReadyBanner.SelfCommand(), commandLine.Faults);
             Console.Out.Flush();
             try
             {

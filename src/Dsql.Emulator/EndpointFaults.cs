@@ -192,6 +192,9 @@ public sealed class EndpointFaults
         return CutSession(session) ?? Task.CompletedTask;
     }
 
+    /// <summary>True when statements may fail (an XX000 outage or a fraction): a cheap check before <see cref="FailStatement"/>.</summary>
+    internal bool FailsStatements => _outage == EndpointOutage.ServerUnavailable || Volatile.Read(ref _fraction) > 0;
+
     /// <summary>True when the statement starting now is to fail with <c>XX000 server unavailable</c> (counted).</summary>
     internal bool FailStatement()
     {

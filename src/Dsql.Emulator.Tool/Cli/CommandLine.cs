@@ -18,8 +18,10 @@ internal sealed class CommandLine
     /// <summary>Environment variable holding the session token of a single <c>--access-key</c>.</summary>
     public const string SessionTokenVariable = "DSQL_EMULATOR_SESSION_TOKEN";
 
-    private CommandLine(ParseResult parseResult, bool showHelp, bool verbose, DsqlEmulatorOptions options, TokenRequest? token, bool showVersion = false)
+    private CommandLine(ParseResult parseResult, bool showHelp, bool verbose, DsqlEmulatorOptions options, TokenRequest? token, bool showVersion = false,
+        IReadOnlyList<EndpointFaultSpec>? faults = null)
     {
+        Faults = faults ?? [];
         ParseResult = parseResult;
         ShowHelp = showHelp;
         ShowVersion = showVersion;
@@ -42,6 +44,9 @@ internal sealed class CommandLine
 
     /// <summary>The emulator's options, bound from the command line (defaults: DSQL's limits).</summary>
     public DsqlEmulatorOptions Options { get; }
+
+    /// <summary>The endpoints that start unavailable or failing a fraction of their work (<c>--fault</c>).</summary>
+    public IReadOnlyList<EndpointFaultSpec> Faults { get; }
 
     /// <summary>Set when the <c>token</c> command was given: what to sign.</summary>
     public TokenRequest? Token { get; }
@@ -71,8 +76,9 @@ internal sealed class CommandLine
         }
 
         var options = definition.BindServe(parseResult, environment, problems);
+        var faults = definition.BindFaults(parseResult, options, problems);
         if (problems.Count > 0) throw new CommandLineException(problems);
-        return new CommandLine(parseResult, false, parseResult.GetValue(definition.Verbose), options, null);
+        return new CommandLine(parseResult, false, parseResult.GetValue(definition.Verbose), options, null, faults: faults);
     }
 
     /// <summary>Writes the section that follows the root command's help: the local credentials and what the emulator prints.</summary>
@@ -167,6 +173,14 @@ internal sealed class CommandLine
         public readonly Option<int> MinJobDuration = IntOption("--min-job-duration", "ms",
             "Shortest time an asynchronous index or validation job takes (DSQL's take seconds)", (int)Defaults.MinimumJobDuration.TotalMilliseconds, 0);
 
+        public readonly Option<string[]> Fault = new("--fault")
+        {
+            Description = "Start with an endpoint unavailable, as during a Region impairment: unavailable (= refuse-connects: " +
+                          "FATAL XX000 server unavailable), reset-connects, cut-sessions, drop-sessions, server-unavailable " +
+                          "(every statement fails XX000), stall-connects, or fail-fraction:<0..1>[:<seed>]; repeat for several endpoints",
+            HelpName = "host=mode",
+        };
+
         public readonly Option<bool> Verbose = new("--verbose") { Description = "Log every session to stderr" };
 
         // ---- token command
@@ -201,7 +215,7 @@ internal sealed class CommandLine
                      [Endpoint, Port, Region, AccessKey, SecretKey, SecretKeyFile, SessionToken, SessionTokenFile, CaOut,
                       Backend, PgBin, BackendMaxConnections,
                       MaxConnections, ConnectionRate, ConnectionBurst, MaxConnectionAge, MaxTransactionAge, MaxRows, MaxBytes,
-                      LockWaitTimeout, ClockSkew, HandshakeTimeout, MinJobDuration, Verbose])
+                      LockWaitTimeout, ClockSkew, HandshakeTimeout, MinJobDuration, Fault, Verbose])
                 Root.Options.Add(option);
             foreach (var option in (Option[])
                      [TokenEndpoint, TokenRegion, TokenUser, ExpiresIn, TokenAccessKey, TokenSecretKey, TokenSecretKeyFile,
@@ -281,6 +295,24 @@ internal sealed class CommandLine
                     options.Endpoints.Add(new EmulatorEndpoint(host, endpointRegion, port));
             }
             return options;
+        }
+
+        /// <summary>Binds <c>--fault</c>: each names one of the endpoints, once.</summary>
+        public List<EndpointFaultSpec> BindFaults(ParseResult parse, DsqlEmulatorOptions options, List<string> problems)
+        {
+            var faults = new List<EndpointFaultSpec>();
+            var hosts = options.Endpoints.Count > 0 ? options.Endpoints.Select(e => e.Host).ToList() : [EmulatorEndpoint.DefaultHost];
+            foreach (string value in parse.GetValue(Fault) ?? [])
+            {
+                if (EndpointFaultSpec.Parse(value, problems) is not { } fault) continue;
+                if (!hosts.Contains(fault.Host, StringComparer.OrdinalIgnoreCase))
+                    problems.Add($"--fault '{value}': '{fault.Host}' is not one of the endpoints ({string.Join(", ", hosts)}).");
+                else if (faults.Any(f => string.Equals(f.Host, fault.Host, StringComparison.OrdinalIgnoreCase)))
+                    problems.Add($"--fault '{value}': endpoint '{fault.Host}' has a fault already.");
+                else
+                    faults.Add(fault);
+            }
+            return faults;
         }
 
         public TokenRequest? BindToken(ParseResult parse, Func<string, string?> environment, List<string> problems)
@@ -531,7 +563,8 @@ internal sealed class CommandLine
                   so that the secret does not show in ps.
 
                 Once ready it prints, per endpoint, "endpoint", "connector" (a Dsql.Connector connection string) and
-                "psql" (a libpq connection string) lines, then "ca <path>" and last "ready <address>:<port>".
+                "psql" (a libpq connection string) lines, a "fault" line per --fault, then "ca <path>" and last
+                "ready <address>:<port>".
                 """);
         }
     }

@@ -4,13 +4,14 @@ namespace Dsql.Emulator.Tool.Cli;
 
 /// <summary>
 /// What the command prints once the emulator accepts connections: per endpoint its address and ready-to-use
-/// connection strings for Dsql.Connector and psql, the CA, the credentials to sign with, and last
+/// connection strings for Dsql.Connector and psql, the faults given with <c>--fault</c>, the CA, the credentials to
+/// sign with, and last
 /// <c>ready &lt;address&gt;:&lt;port&gt;</c> (tests and the performance lab wait for that line).
 /// </summary>
 /// <remarks>Secrets are never printed, except AWS's public documentation example key that <c>--help</c> shows too.</remarks>
 internal static class ReadyBanner
 {
-    public static void Write(TextWriter output, DsqlEmulator emulator, DsqlEmulatorOptions options, string selfCommand)
+    public static void Write(TextWriter output, DsqlEmulator emulator, DsqlEmulatorOptions options, string selfCommand, IReadOnlyList<EndpointFaultSpec>? faults = null)
     {
         string? keyArguments = options.AccessKeys.Count == 0 ? null : " --access-key " + options.AccessKeys[0].AccessKeyId;
         foreach (var endpoint in emulator.Endpoints)
@@ -21,6 +22,8 @@ internal static class ReadyBanner
             string regionArgument = EmulatorEndpoint.RegionFromHost(endpoint.Host) == endpoint.Region ? "" : $" --region {endpoint.Region}";
             output.WriteLine($"psql PGPASSWORD=\"$({selfCommand} token{endpointArgument}{regionArgument}{keyArguments})\" psql \"{endpoint.LibpqConnectionString()}\"");
         }
+        foreach (var fault in faults ?? [])
+            output.WriteLine($"fault {fault.Host} {fault.Describe()}");
         output.WriteLine($"ca {emulator.CaCertificatePath}");
         if (options.AccessKeys.Count == 0)
         {

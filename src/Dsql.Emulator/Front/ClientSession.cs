@@ -94,11 +94,16 @@ internal sealed partial class ClientSession
         Recovery,
         /// <summary>The emulator checking, before a COMMIT, whether a table the transaction used changed shape (OC001).</summary>
         SchemaCheck,
+        /// <summary>
+        /// The emulator failing a client's request group for its endpoint's outage: only the error (as XX000) and
+        /// ReadyForQuery reach the client.
+        /// </summary>
+        Unavailable,
     }
 
     private readonly record struct RequestGroup(GroupKind Kind, long StartTicks, ConflictGuard? Guard = null, SchemaProbe? Probe = null, bool Ddl = false)
     {
-        public bool Injected => Kind != GroupKind.Client;
+        public bool Injected => Kind is not (GroupKind.Client or GroupKind.Unavailable);
     }
 
     /// <summary>The answer of a <see cref="SchemaChangeCheck"/>.</summary>
@@ -212,7 +217,7 @@ internal sealed partial class ClientSession
                 await writer.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
                 _holdingBackendLock = true;
             }
-            if (!_groupOpen && StartsFailableGroup(message) && Endpoint.Faults.FailStatement())
+            if (!_groupOpen && Endpoint.Faults.FailsStatements && StartsFailableGroup(message) && Endpoint.Faults.FailStatement())
             {
                 Log.StatementFailedByOutage(_logger, Id, Endpoint.Host);
                 if (message.Type == PgConstants.Query && _rewriter.TransactionRules.InExplicitTransaction && IsPlainCommit(message.Body))
@@ -247,7 +252,7 @@ internal sealed partial class ClientSession
                     writer.BeginMessage(PgConstants.Query);
                     writer.WriteCString(StatementRewriter.RaiseStatement(new(PgConstants.InternalError, DsqlMessages.ServerUnavailable)));
                     writer.EndMessage();
-                    EndGroup();
+                    EndGroup(GroupKind.Unavailable);
                     _failingGroup = false;
                 }
                 else if (message.Type == PgConstants.Terminate)
@@ -420,7 +425,7 @@ internal sealed partial class ClientSession
     }
 
     /// <summary>Closes the request group; returns its conflict guard when the backend pump may have to answer for it.</summary>
-    private ConflictGuard? EndGroup()
+    private ConflictGuard? EndGroup(GroupKind kind = GroupKind.Client)
     {
         _groupOpen = false;
         var group = _group;
@@ -432,7 +437,7 @@ internal sealed partial class ClientSession
                      && string.Equals(group.BindPortal, group.ExecutePortal, StringComparison.Ordinal))
                 guard = new ConflictGuard(bound, group.BoundStatement.ParameterTypes, group.BindParameters, group.RestartWith);
         }
-        _groups.Enqueue(new RequestGroup(GroupKind.Client, _services.Clock.GetUtcNow().UtcTicks, guard, Ddl: group.Ddl));
+        _groups.Enqueue(new RequestGroup(kind, _services.Clock.GetUtcNow().UtcTicks, guard, Ddl: group.Ddl));
         _rewriter.TransactionRules.EndRequestGroup();
         return guard;
     }
@@ -582,7 +587,9 @@ internal sealed partial class ClientSession
                     }
                 }
             }
-            bool injected = hasGroup && group.Kind != GroupKind.Client;
+            if (hasGroup && group.Kind == GroupKind.Unavailable && message.Type is not (PgConstants.ErrorResponse or PgConstants.ReadyForQuery))
+                continue; // the raise's row description: the client's statements never ran
+            bool injected = hasGroup && group.Kind is not (GroupKind.Client or GroupKind.Unavailable);
             if (message.Type == PgConstants.ReadyForQuery)
             {
                 _groups.TryDequeue(out _);
@@ -618,6 +625,11 @@ internal sealed partial class ClientSession
             else if (_asyncJobs.TryRewrite(message, writer))
             {
                 // A job submission's marker notice or command tag, answered as DSQL does.
+            }
+            else if (message.Type == PgConstants.ErrorResponse && hasGroup && group.Kind == GroupKind.Unavailable)
+            {
+                // XX000 whatever the backend said (in an aborted transaction it answers 25P02 before raising anything).
+                PgErrorFields.Create("ERROR", PgConstants.InternalError, DsqlMessages.ServerUnavailable).WriteTo(writer, PgConstants.ErrorResponse);
             }
             else if (message.Type == PgConstants.ErrorResponse) WriteError(message, writer);
             else if (message.Type == PgConstants.CommandComplete && message.Body.StartsWith("ROLLBACK"u8) && _age.TakeCommitPending())
