@@ -59,6 +59,7 @@ internal sealed class EndpointRouter : IAsyncDisposable
         _logger = logger;
         _time = time;
         _active = _members[preferred];
+        EndpointHealthGauge.Add(this);
     }
 
     public IReadOnlyList<Member> Members => _members;
@@ -286,6 +287,7 @@ internal sealed class EndpointRouter : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        EndpointHealthGauge.Remove(this);
         await _stop.CancelAsync().ConfigureAwait(false);
         Task? prober;
         lock (_gate) prober = _prober;
