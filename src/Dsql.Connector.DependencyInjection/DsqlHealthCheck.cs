@@ -8,8 +8,8 @@ namespace Dsql.Connector;
 /// Health of a DSQL data source: opens a connection and runs <c>SELECT 1</c> within a timeout. Unhealthy says why
 /// (authentication, TLS, rate limit, network, timeout, server); Degraded while connects are being throttled.
 /// Over several regional endpoints, the data list each endpoint (<c>endpoints</c>: endpoint, region, healthy, active,
-/// preferred, last failure); the result is Degraded when a peer serves while the preferred endpoint is unhealthy or
-/// failed this check's open, and Unhealthy when no endpoint serves.
+/// preferred, last failure); the result is Degraded when a peer answered because the preferred endpoint is unhealthy or
+/// failed this check's open, and Unhealthy when no endpoint answered.
 /// </summary>
 public sealed class DsqlHealthCheck : IHealthCheck
 {
@@ -58,7 +58,8 @@ public sealed class DsqlHealthCheck : IHealthCheck
             data["region"] = served.Region;
             data["endpoints"] = EndpointData(endpoints);
             var preferred = endpoints.First(e => e.IsPreferred);
-            if (!preferred.IsHealthy || !string.Equals(served.Endpoint, preferred.Endpoint, StringComparison.Ordinal))
+            // A peer answered: the preferred endpoint is out of use, or failed this very open.
+            if (!string.Equals(served.Endpoint, preferred.Endpoint, StringComparison.Ordinal))
             {
                 data["reason"] = "failover";
                 string why = preferred.IsHealthy ? $"failed this check's open ({preferred.LastFailure ?? "unknown"})" : $"is unhealthy (last failure: {preferred.LastFailure ?? "unknown"})";
