@@ -66,12 +66,13 @@ public sealed class DsqlHealthCheck : IHealthCheck
                 return HealthCheckResult.Degraded($"The preferred DSQL endpoint {preferred.Endpoint} ({preferred.Region}) {why}; {served.Endpoint} ({served.Region}) serves.", data: data);
             }
         }
-        if (_dataSource.IsConnectThrottled)
+        // Over several endpoints, throttling is remembered by the endpoint that answered.
+        if ((served ?? _dataSource).IsConnectThrottled)
         {
             data["reason"] = "rate_limit";
-            return HealthCheckResult.Degraded($"DSQL at {_dataSource.Endpoint} answers, but connects were throttled in the last {DsqlDataSource.ThrottleMemory.TotalSeconds:F0} s (connection-rate limit).", data: data);
+            return HealthCheckResult.Degraded($"DSQL at {(served ?? _dataSource).Endpoint} answers, but connects were throttled in the last {DsqlDataSource.ThrottleMemory.TotalSeconds:F0} s (connection-rate limit).", data: data);
         }
-        return HealthCheckResult.Healthy($"DSQL at {_dataSource.Endpoint} answers.", data);
+        return HealthCheckResult.Healthy($"DSQL at {(served ?? _dataSource).Endpoint} answers.", data);
     }
 
     /// <summary>One entry per endpoint, with plain values a health report writer can print.</summary>
