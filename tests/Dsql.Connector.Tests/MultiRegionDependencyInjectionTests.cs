@@ -70,6 +70,7 @@ public sealed class MultiRegionDependencyInjectionTests(BackendFixture backend)
             ("Dsql:Failover:FailureThreshold", "4"),
             ("Dsql:Failover:ProbeInterval", "0.5"),
             ("Dsql:Failover:FailbackDelay", "00:00:30")));
+        services.AddHealthChecks().AddDsql();
         await using var provider = services.BuildServiceProvider();
 
         var options = provider.GetRequiredService<IOptionsMonitor<DsqlOptions>>().Get(Options.DefaultName);
@@ -79,8 +80,16 @@ public sealed class MultiRegionDependencyInjectionTests(BackendFixture backend)
         var dataSource = provider.GetRequiredService<DsqlDataSource>();
         Assert.Equal([east.Host, west.Host], dataSource.Endpoints.Select(e => e.Endpoint));
         Assert.Equal(west.Host, dataSource.PreferredEndpoint);
-        await using var connection = await dataSource.OpenConnectionAsync();
-        Assert.Equal(1, (int)(await new Npgsql.NpgsqlCommand("SELECT 1", connection).ExecuteScalarAsync())!);
+        await using (var connection = await dataSource.OpenConnectionAsync())
+            Assert.Equal(1, (int)(await new Npgsql.NpgsqlCommand("SELECT 1", connection).ExecuteScalarAsync())!);
+
+        // Both endpoints serve: Healthy, answered by the preferred one, each endpoint listed.
+        var entry = (await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries["dsql"];
+        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.Equal(west.Host, entry.Data["endpoint"]);
+        var endpoints = Assert.IsAssignableFrom<IReadOnlyList<IReadOnlyDictionary<string, object?>>>(entry.Data["endpoints"]);
+        Assert.Equal([true, true], endpoints.Select(d => (bool)d["healthy"]!));
+        Assert.Equal([false, true], endpoints.Select(d => (bool)d["active"]!));
     }
 
     [Fact]
