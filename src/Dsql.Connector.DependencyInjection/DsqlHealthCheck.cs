@@ -7,6 +7,9 @@ namespace Dsql.Connector;
 /// <summary>
 /// Health of a DSQL data source: opens a connection and runs <c>SELECT 1</c> within a timeout. Unhealthy says why
 /// (authentication, TLS, rate limit, network, timeout, server); Degraded while connects are being throttled.
+/// Over several regional endpoints, the data list each endpoint (<c>endpoints</c>: endpoint, region, healthy, active,
+/// preferred, last failure); the result is Degraded when a peer answered because the preferred endpoint is unhealthy or
+/// failed this check's open, and Unhealthy when no endpoint answered.
 /// </summary>
 public sealed class DsqlHealthCheck : IHealthCheck
 {
@@ -27,9 +30,13 @@ public sealed class DsqlHealthCheck : IHealthCheck
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);
         var data = new Dictionary<string, object> { ["endpoint"] = _dataSource.Endpoint, ["region"] = _dataSource.Region };
+        DsqlDataSource? served;
         try
         {
-            await using var connection = await _dataSource.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
+            // Over several endpoints the open fails over like any other, and says which endpoint served it.
+            var (opened, endpoint) = await _dataSource.OpenForAttemptAsync(null, timeout.Token).ConfigureAwait(false);
+            served = endpoint;
+            await using var connection = opened;
             await using var command = new NpgsqlCommand("SELECT 1", connection);
             await command.ExecuteScalarAsync(timeout.Token).ConfigureAwait(false);
         }
@@ -37,15 +44,48 @@ public sealed class DsqlHealthCheck : IHealthCheck
         {
             string reason = Classify(ex, timeout.IsCancellationRequested);
             data["reason"] = reason;
+            if (_dataSource.IsMultiRegion)
+            {
+                data["endpoints"] = EndpointData(_dataSource.Endpoints);
+                return new HealthCheckResult(context.Registration.FailureStatus, $"No endpoint of the multi-Region cluster serves ({string.Join(", ", _dataSource.Endpoints.Select(e => e.Endpoint))}); the last answer: " + Describe(reason, ex), ex, data);
+            }
             return new HealthCheckResult(context.Registration.FailureStatus, Describe(reason, ex), ex, data);
         }
-        if (_dataSource.IsConnectThrottled)
+        if (_dataSource.IsMultiRegion && served is not null)
+        {
+            var endpoints = _dataSource.Endpoints;
+            data["endpoint"] = served.Endpoint;
+            data["region"] = served.Region;
+            data["endpoints"] = EndpointData(endpoints);
+            var preferred = endpoints.First(e => e.IsPreferred);
+            // A peer answered: the preferred endpoint is out of use, or failed this very open.
+            if (!string.Equals(served.Endpoint, preferred.Endpoint, StringComparison.Ordinal))
+            {
+                data["reason"] = "failover";
+                string why = preferred.IsHealthy ? $"failed this check's open ({preferred.LastFailure ?? "unknown"})" : $"is unhealthy (last failure: {preferred.LastFailure ?? "unknown"})";
+                return HealthCheckResult.Degraded($"The preferred DSQL endpoint {preferred.Endpoint} ({preferred.Region}) {why}; {served.Endpoint} ({served.Region}) serves.", data: data);
+            }
+        }
+        // Over several endpoints, throttling is remembered by the endpoint that answered.
+        if ((served ?? _dataSource).IsConnectThrottled)
         {
             data["reason"] = "rate_limit";
-            return HealthCheckResult.Degraded($"DSQL at {_dataSource.Endpoint} answers, but connects were throttled in the last {DsqlDataSource.ThrottleMemory.TotalSeconds:F0} s (connection-rate limit).", data: data);
+            return HealthCheckResult.Degraded($"DSQL at {(served ?? _dataSource).Endpoint} answers, but connects were throttled in the last {DsqlDataSource.ThrottleMemory.TotalSeconds:F0} s (connection-rate limit).", data: data);
         }
-        return HealthCheckResult.Healthy($"DSQL at {_dataSource.Endpoint} answers.", data);
+        return HealthCheckResult.Healthy($"DSQL at {(served ?? _dataSource).Endpoint} answers.", data);
     }
+
+    /// <summary>One entry per endpoint, with plain values a health report writer can print.</summary>
+    private static IReadOnlyList<IReadOnlyDictionary<string, object?>> EndpointData(IReadOnlyList<DsqlEndpointStatus> endpoints)
+        => endpoints.Select(e => (IReadOnlyDictionary<string, object?>)new Dictionary<string, object?>
+        {
+            ["endpoint"] = e.Endpoint,
+            ["region"] = e.Region,
+            ["healthy"] = e.IsHealthy,
+            ["active"] = e.IsActive,
+            ["preferred"] = e.IsPreferred,
+            ["lastFailure"] = e.LastFailure,
+        }).ToArray();
 
     /// <summary>
     /// The <c>reason</c> of an unhealthy result: the connector's own classification of failed opens, in the health

@@ -26,6 +26,14 @@ public sealed class DsqlOptions
     /// <summary>Individual settings by connection-string keyword (case-insensitive), applied over <see cref="ConnectionString"/>.</summary>
     public IDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// How endpoints are judged impaired and used again, when <c>Host</c> names several regional endpoints (configuration
+    /// keys <c>Failover:FailureThreshold</c>, <c>Failover:FailureWindow</c>, <c>Failover:ProbeInterval</c>,
+    /// <c>Failover:RecoveryProbes</c>, <c>Failover:FailbackDelay</c>, <c>Failover:EndpointOpenTimeout</c>; times in
+    /// seconds or <c>hh:mm:ss</c>). See docs/multi-region.md.
+    /// </summary>
+    public DsqlFailoverOptions Failover { get; } = new();
+
     /// <summary>Credentials to sign tokens with; when null, an <see cref="AWSCredentials"/> registered in the container, else the <c>Profile</c> setting or the AWS default chain.</summary>
     public AWSCredentials? Credentials { get; set; }
 
@@ -38,8 +46,34 @@ public sealed class DsqlOptions
     /// </summary>
     internal string? SourcePath { get; set; }
 
+    /// <summary>The configuration path of the <c>Endpoints</c> list the Host setting came from, if it did.</summary>
+    internal string? EndpointsPath { get; set; }
+
     /// <summary>What binding from configuration found wrong (a missing section, a nested section), reported at validation.</summary>
     internal List<string> BindingProblems { get; } = [];
+
+    /// <summary>
+    /// A Preferred Region must be the Region of one of the endpoints Host names (known from their names, or from Region
+    /// for a single host): checked here so that start-up validation reports it with the rest.
+    /// </summary>
+    private void CheckPreferredRegion(DsqlConnectionStringBuilder settings, List<string> problems, Func<string, string> path)
+    {
+        if (settings.PreferredRegion is not { } preferred) return;
+        var endpoints = new List<(string Endpoint, string Region)>();
+        foreach (var (host, _) in settings.Hosts)
+        {
+            if ((DsqlEndpointName.RegionOf(host) ?? settings.Region?.Trim().ToLowerInvariant()) is not { } region) return; // resolved when built
+            endpoints.Add((host.ToLowerInvariant(), region));
+        }
+        try
+        {
+            DsqlHostList.IndexOfRegion(preferred, endpoints, "Preferred Region");
+        }
+        catch (DsqlConfigurationException ex)
+        {
+            problems.Add($"{path(KeyFor(ex.Setting))}: {ex.Message}");
+        }
+    }
 
     /// <summary>The key the user wrote for a setting (e.g. <c>Maximum Pool Size</c> for MaxPoolSize), else the setting's name.</summary>
     private string KeyFor(string setting)
@@ -86,7 +120,17 @@ public sealed class DsqlOptions
         foreach (var problem in invalid)
         {
             if (noHost && problem.Setting is "Host" or "Region") continue;
-            problems.Add($"{Path(KeyFor(problem.Setting))}: {problem.Message}");
+            problems.Add($"{(problem.Setting == "Host" && EndpointsPath is not null ? EndpointsPath : Path(KeyFor(problem.Setting)))}: {problem.Message}");
+        }
+        if (!noHost && !invalid.Exists(p => p.Setting is "Host" or "PreferredRegion")) CheckPreferredRegion(settings, problems, Path);
+        try
+        {
+            Failover.Copy().Validate();
+        }
+        catch (DsqlConfigurationException ex)
+        {
+            // Setting "Failover.FailureThreshold" and the like: the key is Failover:FailureThreshold.
+            problems.Add($"{Path(ex.Setting.Replace('.', ':'))}: {ex.Message}");
         }
         if (problems.Count > 0) return null;
         return settings;

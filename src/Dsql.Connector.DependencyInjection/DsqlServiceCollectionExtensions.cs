@@ -70,18 +70,88 @@ public static class DsqlServiceCollectionExtensions
         foreach (var child in section.GetChildren())
         {
             any = true;
+            if (string.Equals(child.Key, nameof(DsqlOptions.Failover), StringComparison.OrdinalIgnoreCase))
+            {
+                BindFailover(child, options.Failover, problems);
+                continue;
+            }
+            if (string.Equals(child.Key, EndpointsKey, StringComparison.OrdinalIgnoreCase))
+            {
+                BindEndpoints(child, options, problems);
+                continue;
+            }
             if (child.GetChildren().Any())
             {
-                problems.Add($"{child.Path}: expected a value, found a section (DSQL settings are flat: Host, Region, Profile, ...).");
+                problems.Add($"{child.Path}: expected a value, found a section (DSQL settings are flat: Host, Region, Profile, ...; the sections are Failover and Endpoints).");
                 continue;
             }
             if (string.Equals(child.Key, nameof(DsqlOptions.ConnectionString), StringComparison.OrdinalIgnoreCase)) options.ConnectionString = child.Value;
             else options.Settings[child.Key] = child.Value;
         }
+        if (options.EndpointsPath is { } endpoints && section.GetChildren().Any(c => DsqlConnectionStringBuilder.SettingOfKeyword(c.Key) == "Host"))
+            problems.Add($"{endpoints}: the endpoints are named both here and in Host; name them in one place.");
         if (!any)
         {
             string path = section is IConfigurationSection named ? named.Path : "(root)";
             problems.Add($"{path}: the configuration section is missing or empty; it needs at least Host (the DSQL endpoint).");
+        }
+    }
+
+    /// <summary>The configuration key of a list of regional endpoints, an alternative to a comma-separated Host.</summary>
+    private const string EndpointsKey = "Endpoints";
+
+    /// <summary><c>Endpoints:0</c>, <c>Endpoints:1</c>, ...: the regional endpoints, each <c>host</c> or <c>host:port</c>, in order.</summary>
+    private static void BindEndpoints(IConfigurationSection section, DsqlOptions options, List<string> problems)
+    {
+        var entries = new List<string>();
+        foreach (var entry in section.GetChildren().OrderBy(c => int.TryParse(c.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i) ? i : int.MaxValue))
+        {
+            if (entry.GetChildren().Any() || string.IsNullOrWhiteSpace(entry.Value) || entry.Value.Contains(',', StringComparison.Ordinal))
+            {
+                problems.Add($"{entry.Path}: expected one endpoint (<cluster id>.dsql.<region>.on.aws, optionally host:port), found '{entry.Value}'.");
+                continue;
+            }
+            entries.Add(entry.Value.Trim());
+        }
+        if (section.Value is { Length: > 0 } single) entries.Add(single.Trim());
+        if (entries.Count == 0)
+        {
+            problems.Add($"{section.Path}: the list of endpoints is empty.");
+            return;
+        }
+        options.Settings["Host"] = string.Join(",", entries);
+        options.EndpointsPath = section.Path;
+    }
+
+    /// <summary>The failover options by property name; times are seconds (<c>1.5</c>) or <c>hh:mm:ss</c>.</summary>
+    private static void BindFailover(IConfigurationSection section, DsqlFailoverOptions failover, List<string> problems)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            string? text = child.Value?.Trim();
+            var property = typeof(DsqlFailoverOptions).GetProperties().FirstOrDefault(p => string.Equals(p.Name, child.Key, StringComparison.OrdinalIgnoreCase));
+            if (property is null || child.GetChildren().Any())
+            {
+                problems.Add($"{child.Path}: not a failover option (FailureThreshold, FailureWindow, ProbeInterval, RecoveryProbes, FailbackDelay, EndpointOpenTimeout).");
+                continue;
+            }
+            if (property.PropertyType == typeof(int))
+            {
+                if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int number)) property.SetValue(failover, number);
+                else problems.Add($"{child.Path}: '{child.Value}' is not a whole number.");
+            }
+            else if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double seconds) && double.IsFinite(seconds) && Math.Abs(seconds) < 1e9)
+            {
+                property.SetValue(failover, TimeSpan.FromSeconds(seconds));
+            }
+            else if (text is not null && text.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var span))
+            {
+                property.SetValue(failover, span);
+            }
+            else
+            {
+                problems.Add($"{child.Path}: '{child.Value}' is not a time (seconds such as 2.5, or hh:mm:ss).");
+            }
         }
     }
 
@@ -122,6 +192,16 @@ public static class DsqlServiceCollectionExtensions
             ?? provider.GetService<AWSCredentials>();
         if (credentials is not null) builder.UseCredentials(credentials);
         if (options.ConfigureNpgsql is { } configureNpgsql) builder.ConfigureNpgsql(configureNpgsql);
+        var failover = options.Failover;
+        builder.ConfigureFailover(f =>
+        {
+            f.FailureThreshold = failover.FailureThreshold;
+            f.FailureWindow = failover.FailureWindow;
+            f.ProbeInterval = failover.ProbeInterval;
+            f.RecoveryProbes = failover.RecoveryProbes;
+            f.FailbackDelay = failover.FailbackDelay;
+            f.EndpointOpenTimeout = failover.EndpointOpenTimeout;
+        });
         return builder.Build();
     }
 

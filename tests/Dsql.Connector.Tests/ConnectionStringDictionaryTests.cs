@@ -192,31 +192,20 @@ public sealed class ConnectionStringDictionaryTests
     }
 }
 
-/// <summary>The refusal of several hosts says what to do now, and promises nothing that does not exist.</summary>
-public sealed class MultiHostRefusalTests
+/// <summary>Host given twice is refused, and the refusal says how to name several endpoints instead.</summary>
+public sealed class HostGivenTwiceTests
 {
     private const string Other = ConnectionStringTests.Id + ".dsql.us-west-2.on.aws";
 
     [Theory]
-    [InlineData("Host='" + ConnectionStringTests.E + "," + Other + "'")]
     [InlineData("Host=" + ConnectionStringTests.E + ";Server=" + Other)]
-    [InlineData("postgres://" + ConnectionStringTests.E + ":5432," + Other + ":5432/postgres")]
-    public void Several_hosts_are_refused_with_what_to_do_instead(string connectionString)
+    [InlineData("postgres://" + ConnectionStringTests.E + "?host=" + Other)]
+    public void Host_given_twice_is_refused_with_the_list_form(string connectionString)
     {
         var e = Assert.Throws<DsqlConfigurationException>(() => new DsqlConnectionStringBuilder(connectionString));
         Assert.Equal("Host", e.Setting);
         Assert.Contains(Other, e.Message, StringComparison.Ordinal);
-        Assert.Contains("one DsqlDataSource per Regional endpoint", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"Host={ConnectionStringTests.E},{Other}", e.Message, StringComparison.Ordinal);
         Assert.Contains("Host Address", e.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("configured separately", e.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("support", e.Message, StringComparison.OrdinalIgnoreCase);
-    }
-
-    [Fact]
-    public void Several_hosts_set_in_code_are_refused_by_Validate()
-    {
-        var b = new DsqlConnectionStringBuilder { Host = ConnectionStringTests.E + "," + Other };
-        var e = Assert.Throws<DsqlConfigurationException>(b.Validate);
-        Assert.Contains("no multi-host mode", e.Message, StringComparison.Ordinal);
     }
 }

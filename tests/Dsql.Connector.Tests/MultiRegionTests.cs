@@ -7,8 +7,8 @@ using Npgsql;
 namespace Dsql.Connector.Tests;
 
 /// <summary>
-/// What the refusal of several hosts tells users to do for a multi-Region cluster works: one data source per
-/// Regional endpoint, each signing for its own endpoint and Region, both serving the same database.
+/// A connection string that lists the regional endpoints of a multi-Region cluster makes one data source over both:
+/// each endpoint signs its tokens for its own host and Region, and both serve the same database.
 /// </summary>
 [Collection(BackendCollection.Name)]
 public sealed class MultiRegionTests(BackendFixture backend)
@@ -22,31 +22,27 @@ public sealed class MultiRegionTests(BackendFixture backend)
         var east = harness.Emulator.Endpoints[0];
         var west = harness.Emulator.Endpoints[1];
 
-        var both = $"Host={east.Host},{west.Host};Host Address=127.0.0.1;Root Certificate={east.CaCertificatePath}";
-        var refusal = Assert.Throws<DsqlConfigurationException>(() => new DsqlDataSourceBuilder(both));
-        Assert.Contains("one DsqlDataSource per Regional endpoint", refusal.Message, StringComparison.Ordinal);
-
-        await using var eastSource = harness.Build();
-        // The west endpoint named by its cluster id and Region: the data source derives the endpoint when it is built.
-        await using var westSource = new DsqlDataSourceBuilder(
-                $"Host={westId};Region=us-west-2;Host Address=127.0.0.1;Port={west.Port};Root Certificate={west.CaCertificatePath}")
+        // Both endpoints in one Host, each with the port its tunnel (here: the emulator) listens on.
+        var both = $"Host={east.Host}:{east.Port},{west.Host}:{west.Port};Preferred Region=us-west-2;Host Address=127.0.0.1;Root Certificate={east.CaCertificatePath}";
+        await using var dataSource = new DsqlDataSourceBuilder(both)
             .UseCredentials(new BasicAWSCredentials(TestTokens.AccessKeyId, TestTokens.Secret))
             .UseTimeProvider(harness.Emulator.Clock)
             .Build();
-        Assert.Equal(west.Host, westSource.Endpoint);
-        Assert.Equal("us-west-2", westSource.Region);
+        Assert.Equal(west.Host, dataSource.Endpoint);
+        Assert.Equal("us-west-2", dataSource.Region);
+        Assert.Collection(dataSource.Endpoints,
+            e => { Assert.Equal(east.Host, e.Endpoint); Assert.Equal("us-east-1", e.Region); Assert.False(e.IsPreferred); },
+            w => { Assert.Equal(west.Host, w.Endpoint); Assert.Equal("us-west-2", w.Region); Assert.True(w.IsPreferred); Assert.True(w.IsActive); });
 
+        // The east endpoint alone (a data source of its own) reads what the pair wrote through the west one.
+        await using var eastSource = harness.Build();
         string table = EmulatorConnections.UniqueName("regions");
+        await dataSource.ExecuteNonQueryAsync($"CREATE TABLE {table} (id int PRIMARY KEY, region text)");
+        await dataSource.ExecuteNonQueryAsync($"INSERT INTO {table} VALUES (1, 'us-west-2')");
         await using (var connection = await eastSource.OpenConnectionAsync())
         {
-            await new NpgsqlCommand($"CREATE TABLE {table} (id int PRIMARY KEY, region text)", connection).ExecuteNonQueryAsync();
-            await new NpgsqlCommand($"INSERT INTO {table} VALUES (1, 'us-east-1')", connection).ExecuteNonQueryAsync();
-        }
-
-        await using (var connection = await westSource.OpenConnectionAsync())
-        {
             var written = await new NpgsqlCommand($"SELECT region FROM {table} WHERE id = 1", connection).ExecuteScalarAsync();
-            Assert.Equal("us-east-1", written);
+            Assert.Equal("us-west-2", written);
             await new NpgsqlCommand($"DROP TABLE {table}", connection).ExecuteNonQueryAsync();
         }
     }

@@ -278,7 +278,7 @@ public sealed partial class DsqlConnectionStringBuilder
             {
                 if (host is not null)
                 {
-                    throw DsqlSettingsValidator.OneEndpointOnly($"Host is given twice ('{host}' and '{given}')");
+                    throw DsqlSettingsValidator.HostGivenTwice(host, given);
                 }
 
                 host = given;

@@ -27,7 +27,7 @@ namespace Dsql.Connector;
 /// Keywords that are not DSQL settings but that Npgsql knows are checked by Npgsql and kept in
 /// <see cref="NpgsqlOptions"/>. Settings that cannot work with DSQL or would weaken its security
 /// (<c>Password</c>, <c>Passfile</c>, <c>Trust Server Certificate</c>, client certificates, <c>Enlist=true</c>,
-/// <c>No Reset On Close=false</c>, several hosts) are refused with a <see cref="DsqlConfigurationException"/>.
+/// <c>No Reset On Close=false</c>, <c>Host</c> given twice) are refused with a <see cref="DsqlConfigurationException"/>.
 /// </para>
 /// <para>
 /// Nothing here reads the environment or AWS configuration files except <see cref="ResolveRegion()"/>; a data
@@ -112,8 +112,13 @@ public sealed partial class DsqlConnectionStringBuilder : DbConnectionStringBuil
     /// The cluster to connect to: its endpoint (<c>&lt;cluster id&gt;.dsql.&lt;region&gt;.on.aws</c>, PrivateLink
     /// names such as <c>&lt;cluster id&gt;.dsql-fnh4.&lt;region&gt;.on.aws</c> included) or its 26-character
     /// cluster id, which together with the Region gives the endpoint. No default: DSQL has no local host.
-    /// Keywords <c>Host</c>, <c>Server</c>. One endpoint only (the connector has no multi-host mode): for a multi-Region
-    /// cluster, build one data source per Regional endpoint.
+    /// Keywords <c>Host</c>, <c>Server</c>.
+    /// For a multi-Region cluster, several regional endpoints separated by commas
+    /// (<c>a.dsql.us-east-1.on.aws,b.dsql.us-east-2.on.aws</c>; each a full endpoint, since its name gives the Region its
+    /// tokens are signed for; each at most once; optionally <c>host:port</c> for a tunnel or the emulator, else
+    /// <see cref="Port"/>): the data source then has one pool per endpoint, opens on the preferred one
+    /// (<see cref="PreferredRegion"/>) and fails over to the others (see docs/multi-region.md). <see cref="Region"/>
+    /// cannot be set with several endpoints; <see cref="HostAddress"/> applies to each.
     /// </summary>
     public string? Host { get => Get(DsqlKeywords.Host); set => Put(DsqlKeywords.Host, value); }
 
@@ -135,10 +140,11 @@ public sealed partial class DsqlConnectionStringBuilder : DbConnectionStringBuil
 
     /// <summary>
     /// The cluster id (26 characters <c>[a-z0-9]</c>, lower-cased) when <see cref="Host"/> is a cluster id or an
-    /// endpoint whose first label is one; otherwise null.
+    /// endpoint whose first label is one; otherwise null (also when Host names several endpoints: a multi-Region
+    /// cluster has a cluster id per Region).
     /// </summary>
     [Browsable(false)]
-    public string? ClusterId => Host?.Trim() is { Length: > 0 } host ? DsqlEndpointName.ClusterIdOf(host) : null;
+    public string? ClusterId => Host?.Trim() is { Length: > 0 } host && !DsqlHostList.IsList(host) ? DsqlEndpointName.ClusterIdOf(host) : null;
 
     /// <summary>
     /// The full host name authentication tokens are signed for and TLS verifies (lower-cased): <see cref="Host"/>
@@ -147,7 +153,7 @@ public sealed partial class DsqlConnectionStringBuilder : DbConnectionStringBuil
     /// resolves the Region when it is built (see <see cref="DsqlDataSource.Endpoint"/>, <see cref="ResolveRegion()"/>).
     /// </summary>
     /// <exception cref="DsqlConfigurationException">
-    /// Host is missing or invalid, Region is invalid, or Host is a cluster id and Region is not set.
+    /// Host is missing or invalid, names several endpoints, Region is invalid, or Host is a cluster id and Region is not set.
     /// </exception>
     [Browsable(false)]
     public string Endpoint
@@ -335,7 +341,8 @@ public sealed partial class DsqlConnectionStringBuilder : DbConnectionStringBuil
     internal void CollectProblems(List<DsqlConfigurationException> problems)
     {
         DsqlSettingsValidator.Collect(this, problems);
-        if (!problems.Exists(p => p.Setting is nameof(Host) or nameof(Region)))
+        // Several endpoints each name their Region: there is no one Region to resolve.
+        if (!DsqlHostList.IsList(Host) && !problems.Exists(p => p.Setting is nameof(Host) or nameof(Region)))
         {
             try
             {
@@ -350,7 +357,10 @@ public sealed partial class DsqlConnectionStringBuilder : DbConnectionStringBuil
 
     /// <summary>The Region, with the profile's region read by <paramref name="profileRegionReader"/> (tests pass their own).</summary>
     internal string ResolveRegion(Func<string, string?> profileRegionReader) =>
-        DsqlRegionResolver.Resolve(Host, Region, Profile, profileRegionReader, Environment.GetEnvironmentVariable);
+        DsqlHostList.IsList(Host)
+            ? throw new DsqlConfigurationException(nameof(Host),
+                $"Host '{Host}' names several endpoints, each in the Region its name gives: there is no one Region to resolve (see DsqlDataSource.Endpoints).")
+            : DsqlRegionResolver.Resolve(Host, Region, Profile, profileRegionReader, Environment.GetEnvironmentVariable);
 
     /// <summary>The endpoint once the Region is known: Host itself, or the cluster id's endpoint in <paramref name="region"/>.</summary>
     internal string EndpointIn(string region)

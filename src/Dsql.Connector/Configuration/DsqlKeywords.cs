@@ -17,7 +17,7 @@ internal static class DsqlKeywords
         "DSQL authenticates with IAM authentication tokens, not client certificates; remove it.";
 
     public static readonly DsqlKeyword<string?> Host = new("Host", nameof(DsqlConnectionStringBuilder.Host), null,
-        (_, text) => DsqlSettingsValidator.RefuseSeveralHosts(text), s => s ?? "", ["Server"]);
+        (_, text) => DsqlHostList.Normalize(text), s => s ?? "", ["Server"]);
 
     public static readonly DsqlKeyword<int> Port = new("Port", nameof(DsqlConnectionStringBuilder.Port), DsqlQuotas.Port,
         ParseInt, Format, expectation: "a port number (1-65535)", accepts: p => p is >= 1 and <= 65535);
@@ -35,6 +35,12 @@ internal static class DsqlKeywords
 
     public static readonly DsqlKeyword<string?> Region = new("Region", nameof(DsqlConnectionStringBuilder.Region), null,
         (_, text) => text, s => s ?? "", ["AWS Region"]);
+
+    public static readonly DsqlKeyword<string?> PreferredRegion = new("Preferred Region",
+        nameof(DsqlConnectionStringBuilder.PreferredRegion), null, (_, text) => text, s => s ?? "",
+        problem: (p, _) => p is null || DsqlEndpointName.IsRegion(p.Trim()) ? null
+            : $"Preferred Region '{p}' is not an AWS Region name such as us-east-1: set it to the Region of one of the " +
+              "endpoints in Host, or remove it to prefer the endpoint in the Region this process runs in.");
 
     public static readonly DsqlKeyword<string?> Profile = new("Profile", nameof(DsqlConnectionStringBuilder.Profile), null,
         (_, text) => text, s => s ?? "", ["AWS Profile"],
@@ -136,7 +142,7 @@ internal static class DsqlKeywords
     /// <summary>Every keyword, in output and validation order.</summary>
     public static readonly DsqlKeyword[] All = Numbered(
     [
-        Host, Port, Database, Username, Region, Profile, TokenLifetime, HostAddress, RootCertificate, SslMode,
+        Host, Port, Database, Username, Region, PreferredRegion, Profile, TokenLifetime, HostAddress, RootCertificate, SslMode,
         AllowInsecureTls, MaxPoolSize, MinPoolSize, ConnectionIdleLifetime, ConnectionLifetime, Pooling, Timeout,
         CommandTimeout, ApplicationName, ConnectionRatePerSecond, ConnectionBurst, ConnectRetries,
     ]);

@@ -14,8 +14,15 @@ internal static class DsqlSettingsValidator
     {
         try
         {
-            CheckHost(settings.Host);
-            DsqlRegionResolver.Known(settings.Host, settings.Region);
+            if (DsqlHostList.IsList(settings.Host))
+            {
+                DsqlHostList.Check(settings.Host!, settings.Region);
+            }
+            else
+            {
+                CheckHost(settings.Host);
+                DsqlRegionResolver.Known(settings.Host, settings.Region);
+            }
         }
         catch (DsqlConfigurationException ex)
         {
@@ -40,7 +47,7 @@ internal static class DsqlSettingsValidator
         }
     }
 
-    /// <summary>Checks the Host setting and returns it trimmed and lower-cased.</summary>
+    /// <summary>Checks a Host setting that names one endpoint and returns it trimmed and lower-cased.</summary>
     /// <exception cref="DsqlConfigurationException">(Setting <c>Host</c>) It is empty, a list, or no DSQL name.</exception>
     public static string CheckHost(string? host)
     {
@@ -52,7 +59,13 @@ internal static class DsqlSettingsValidator
                 "26-character cluster id together with Region.");
         }
 
-        RefuseSeveralHosts(trimmed);
+        if (DsqlHostList.IsList(trimmed))
+        {
+            throw new DsqlConfigurationException(nameof(DsqlConnectionStringBuilder.Host),
+                $"Host '{trimmed}' names several endpoints, and this asks for one: a data source built from these settings " +
+                "has one per endpoint (see DsqlDataSource.Endpoints).");
+        }
+
         if (!DsqlEndpointName.IsClusterId(trimmed) && !DsqlEndpointName.IsEndpoint(trimmed))
         {
             throw new DsqlConfigurationException(nameof(DsqlConnectionStringBuilder.Host),
@@ -64,22 +77,13 @@ internal static class DsqlSettingsValidator
         return trimmed.ToLowerInvariant();
     }
 
-    /// <summary>Returns <paramref name="host"/> when it names one host.</summary>
-    /// <exception cref="DsqlConfigurationException">(Setting <c>Host</c>) It is a comma-separated list.</exception>
-    public static string RefuseSeveralHosts(string host) =>
-        host.Contains(',', StringComparison.Ordinal)
-            ? throw OneEndpointOnly($"Host '{host}' names several hosts")
-            : host;
-
     /// <summary>
-    /// The refusal of more than one host: the connector connects a data source to one endpoint and has no multi-host
-    /// mode, so it says what works today instead.
+    /// The refusal of a <c>Host</c> keyword given twice: several endpoints are listed in one <c>Host</c>, separated by
+    /// commas.
     /// </summary>
-    public static DsqlConfigurationException OneEndpointOnly(string what) =>
+    public static DsqlConfigurationException HostGivenTwice(string first, string second) =>
         new(nameof(DsqlConnectionStringBuilder.Host),
-            $"{what}, but a DSQL connection string holds one endpoint: the connector has no multi-host mode. Connect " +
-            "to each endpoint separately: for a multi-Region cluster, build one DsqlDataSource per Regional endpoint " +
-            "(each signs its tokens for its own endpoint and Region; both serve the same database) and choose between " +
-            "them in your application. To reach an endpoint through another address (a tunnel, a proxy, the emulator), " +
-            "keep Host as the endpoint and set Host Address.");
+            $"Host is given twice ('{first}' and '{second}'). To name the regional endpoints of a multi-Region cluster, " +
+            $"list them in one Host separated by commas (Host={first},{second}); to reach an endpoint through another " +
+            "address (a tunnel, a proxy, the emulator), keep Host as the endpoint and set Host Address.");
 }

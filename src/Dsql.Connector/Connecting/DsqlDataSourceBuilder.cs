@@ -126,7 +126,21 @@ public sealed class DsqlDataSourceBuilder
     public DsqlDataSource Build()
     {
         if (_peers.Count > 0 || Settings.Hosts.Count > 1) return BuildMultiRegion();
-        return BuildSingle(Settings);
+        var single = BuildSingle(Settings);
+        if (_preferredRegion is not null || Settings.PreferredRegion is not null)
+        {
+            try
+            {
+                // One endpoint: a preferred Region must be its own (then it changes nothing).
+                PreferredIndex([single]);
+            }
+            catch
+            {
+                single.Dispose();
+                throw;
+            }
+        }
+        return single;
     }
 
     private DsqlDataSource BuildSingle(DsqlConnectionStringBuilder source)
@@ -149,6 +163,7 @@ public sealed class DsqlDataSourceBuilder
     {
         var failover = _failover.Copy();
         failover.Validate();
+        Settings.Validate(); // the list of hosts as a whole (each endpoint's settings are checked again below)
         var endpoints = new List<DsqlConnectionStringBuilder>();
         var hosts = Settings.Hosts;
         foreach (var (host, port) in hosts)
@@ -185,14 +200,11 @@ public sealed class DsqlDataSourceBuilder
 
     private int PreferredIndex(List<DsqlDataSource> built)
     {
-        string? wanted = _preferredRegion ?? Settings.PreferredRegion?.Trim().ToLowerInvariant();
+        string? wanted = _preferredRegion ?? Settings.PreferredRegion;
         if (wanted is not null)
         {
-            int index = built.FindIndex(e => e.Region == wanted);
-            if (index < 0)
-                throw new DsqlConfigurationException(nameof(DsqlConnectionStringBuilder.PreferredRegion),
-                    $"Preferred Region '{wanted}' is not the Region of any endpoint ({string.Join(", ", built.Select(e => $"{e.Endpoint} in {e.Region}"))}). Name one of their Regions, or leave it out.");
-            return index;
+            return DsqlHostList.IndexOfRegion(wanted, built.Select(e => (e.Endpoint, e.Region)).ToArray(),
+                _preferredRegion is not null ? "PreferRegion" : "Preferred Region");
         }
         string? here;
         try

@@ -142,15 +142,17 @@ public sealed partial class DsqlDataSource
         _ => DsqlTelemetry.Outcomes.Error,
     };
 
-    /// <summary>One attempt ended: an "attempt" event on the transaction's activity.</summary>
-    private static void RecordAttemptEnd(Activity? activity, int attempt, string outcome)
+    /// <summary>One attempt ended: an "attempt" event on the transaction's activity, with the endpoint that served it (when a connection was opened).</summary>
+    private static void RecordAttemptEnd(Activity? activity, int attempt, string outcome, string? endpoint)
     {
         if (activity is not { IsAllDataRequested: true }) return;
-        activity.AddEvent(new ActivityEvent("attempt", tags: new ActivityTagsCollection
+        var tags = new ActivityTagsCollection
         {
             { DsqlTelemetry.AttemptTag, attempt },
             { DsqlTelemetry.OutcomeTag, outcome },
-        }));
+        };
+        if (endpoint is not null) tags.Add(DsqlTelemetry.EndpointTag, endpoint);
+        activity.AddEvent(new ActivityEvent("attempt", tags: tags));
     }
 
     /// <summary>A conflict, seen by an attempt.</summary>

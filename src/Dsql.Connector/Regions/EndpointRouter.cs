@@ -59,6 +59,7 @@ internal sealed class EndpointRouter : IAsyncDisposable
         _logger = logger;
         _time = time;
         _active = _members[preferred];
+        EndpointHealthGauge.Add(this);
     }
 
     public IReadOnlyList<Member> Members => _members;
@@ -284,8 +285,13 @@ internal sealed class EndpointRouter : IAsyncDisposable
         if (recovered) Log.EndpointRecovered(_logger, member.Source.Endpoint, member.Source.Region);
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        // A data source may be disposed twice (explicitly, then by an `await using`): the second time is a no-op.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        EndpointHealthGauge.Remove(this);
         await _stop.CancelAsync().ConfigureAwait(false);
         Task? prober;
         lock (_gate) prober = _prober;

@@ -204,6 +204,7 @@ public sealed partial class DsqlDataSource
         {
             int attempt = ++Attempts;
             string? outcome = null; // null: an error, or a cancellation by the caller
+            string? servedBy = null; // the endpoint the attempt's connection was opened on
             try
             {
                 long started = Stopwatch.GetTimestamp();
@@ -212,6 +213,7 @@ public sealed partial class DsqlDataSource
                 // Over several endpoints, an attempt after a Region failure opens away from the endpoint that failed.
                 var (connection, endpoint) = await dataSource.OpenForAttemptAsync(_avoid, cancellationToken).ConfigureAwait(false);
                 _avoid = null;
+                servedBy = endpoint?.Endpoint ?? dataSource.Endpoint;
                 NpgsqlTransaction? transaction = null;
                 // Set just before COMMIT is handed to Npgsql: from then on the server may commit, whatever becomes of
                 // the connection. Before it, a lost connection has committed nothing.
@@ -296,7 +298,7 @@ public sealed partial class DsqlDataSource
             }
             finally
             {
-                RecordAttemptEnd(activity, attempt, outcome ?? (cancellationToken.IsCancellationRequested ? DsqlTelemetry.Outcomes.Cancelled : DsqlTelemetry.Outcomes.Error));
+                RecordAttemptEnd(activity, attempt, outcome ?? (cancellationToken.IsCancellationRequested ? DsqlTelemetry.Outcomes.Cancelled : DsqlTelemetry.Outcomes.Error), servedBy);
             }
         }
 
