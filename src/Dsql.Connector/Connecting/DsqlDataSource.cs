@@ -131,7 +131,7 @@ public sealed partial class DsqlDataSource : DbDataSource
         {
             if (_router is not null)
             {
-                _router.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                _router.Dispose();
                 foreach (var member in _router.Members) member.Source.Dispose();
             }
             else

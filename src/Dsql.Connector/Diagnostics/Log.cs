@@ -46,7 +46,4 @@ internal static partial class Log
 
     [LoggerMessage(33, LogLevel.Information, "DSQL data source over {Count} endpoints ({Endpoints}); preferred: {Preferred} ({Region})")]
     public static partial void MultiRegionBuilt(ILogger logger, int count, string endpoints, string preferred, string region);
-
-    [LoggerMessage(34, LogLevel.Information, "Transaction attempt failed on {Host} ({Reason}) before COMMIT; nothing was committed; retry {Retry} on {Next} in {DelayMs:F0} ms")]
-    public static partial void TransactionRegionRetry(ILogger logger, string host, string reason, int retry, string next, double delayMs);
 }

@@ -176,7 +176,9 @@ internal sealed class EndpointRouter : IAsyncDisposable
     /// <summary>Counts a Region failure of an endpoint; enough of them in the window make it unhealthy.</summary>
     public void ReportFailure(DsqlDataSource endpoint, string reason)
     {
-        if (MemberOf(endpoint) is { } member) ReportFailure(member, reason);
+        if (MemberOf(endpoint) is not { } member) return;
+        ReportFailure(member, reason);
+        Failovers.Add(1, member.Tags); // the transaction attempt that failed is run again on another endpoint
     }
 
     private void ReportFailure(Member member, string reason)
@@ -297,5 +299,16 @@ internal sealed class EndpointRouter : IAsyncDisposable
         lock (_gate) prober = _prober;
         if (prober is not null) await prober.ConfigureAwait(false);
         _stop.Dispose();
+    }
+
+    /// <summary>
+    /// The synchronous dispose: stops the probes without waiting for one in flight (it ends at its next await, on the
+    /// cancelled token; its connection goes with the endpoint's data source, disposed next).
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        EndpointHealthGauge.Remove(this);
+        _stop.Cancel();
     }
 }
