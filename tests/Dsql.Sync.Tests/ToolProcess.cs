@@ -74,10 +74,14 @@ internal sealed class ToolProcess : IDisposable
     /// <summary>The process's id (what the tool names in its source connections' application name).</summary>
     public int Id => _process.Id;
 
-    /// <summary>SIGINT, as Ctrl+C in a terminal sends it.</summary>
-    public void Interrupt()
+    /// <summary>
+    /// SIGTERM, which the tool handles as it handles Ctrl+C (SIGINT). Tests that stop a tool this way send SIGTERM: a
+    /// process started in the background of a non-interactive shell, as the test runs of <c>./build.sh test</c> are,
+    /// inherits SIGINT ignored, and .NET keeps it ignored.
+    /// </summary>
+    public void Terminate()
     {
-        if (kill(_process.Id, 2) != 0) throw new InvalidOperationException($"kill -INT {_process.Id} failed ({Marshal.GetLastPInvokeError()})");
+        if (kill(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed ({Marshal.GetLastPInvokeError()})");
     }
 
     [DllImport("libc", SetLastError = true)]

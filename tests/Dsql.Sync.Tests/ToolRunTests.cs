@@ -180,8 +180,10 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
         var log = new System.Text.StringBuilder();
         try
         {
-            // Ctrl+C during the full load (chunks of 10 rows in one worker: a load slow enough to interrupt on purpose).
-            using (var interrupted = ToolProcess.Start("interrupted", "run", file, "--set", "sink.chunk.max-rows=10", "--set", "pipeline.parallelism=1"))
+            // Ctrl+C during the full load (chunks of one row in one worker: a load slow enough to interrupt on purpose).
+            // The signal is SIGTERM, handled as SIGINT is: under ./build.sh test this test host runs in the background,
+            // where its children inherit SIGINT ignored.
+            using (var interrupted = ToolProcess.Start("interrupted", "run", file, "--set", "sink.chunk.max-rows=1", "--set", "pipeline.parallelism=1"))
             {
                 await interrupted.WaitForOutputAsync("plan: ", TimeSpan.FromSeconds(60));
 
@@ -192,7 +194,7 @@ public sealed class ToolRunTests(BackendFixture backend, BulkTestEmulator emulat
                 Assert.Contains($"is already running in dsql-sync run pid {interrupted.Id} on ", second.Output, StringComparison.Ordinal);
                 Assert.Matches(@"\(source server process \d+, connected from ", second.Output);
 
-                interrupted.Interrupt();
+                interrupted.Terminate();
                 Assert.Equal(130, await interrupted.WaitAsync(TimeSpan.FromSeconds(30)));
                 Assert.DoesNotContain("streaming changes from", interrupted.Output, StringComparison.Ordinal);
                 Assert.Matches(@"interrupted during the full load from slot dsql_sync_run_\w+'s snapshot: this process had loaded [0-9,]+ row\(s\)", interrupted.Output);
