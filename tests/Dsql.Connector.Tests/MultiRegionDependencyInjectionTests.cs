@@ -34,16 +34,6 @@ public sealed class MultiRegionDependencyInjectionTests(BackendFixture backend)
         return services;
     }
 
-    /// <summary>A loopback port nothing listens on: connects are refused at once, as to an unreachable Region.</summary>
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 
     private static async Task<OptionsValidationException> StartFailsAsync(IConfiguration configuration)
@@ -127,7 +117,7 @@ public sealed class MultiRegionDependencyInjectionTests(BackendFixture backend)
         string dead = $"{ConnectorHarness.UniqueClusterId()}.dsql.eu-west-1.on.aws";
         var services = Services();
         services.AddDsql(Configuration(
-            ("Dsql:Host", $"{dead}:{Port(ClosedPort())},{east.Host}:{Port(east.Port)}"),
+            ("Dsql:Host", $"{dead}:{Port(ConnectorHarness.ClosedPort())},{east.Host}:{Port(east.Port)}"),
             ("Dsql:Preferred Region", "eu-west-1"),
             ("Dsql:Host Address", "127.0.0.1"),
             ("Dsql:Root Certificate", east.CaCertificatePath),
@@ -170,7 +160,7 @@ public sealed class MultiRegionDependencyInjectionTests(BackendFixture backend)
         await using var harness = await ConnectorHarness.StartAsync(backend);
         string east = $"{ConnectorHarness.UniqueClusterId()}.dsql.us-east-1.on.aws", west = $"{ConnectorHarness.UniqueClusterId()}.dsql.us-west-2.on.aws";
         var services = Services();
-        services.AddDsql($"Host={east}:{Port(ClosedPort())},{west}:{Port(ClosedPort())};Host Address=127.0.0.1;Connect Retries=0;Root Certificate={harness.Endpoint.CaCertificatePath}");
+        services.AddDsql($"Host={east}:{Port(ConnectorHarness.ClosedPort())},{west}:{Port(ConnectorHarness.ClosedPort())};Host Address=127.0.0.1;Connect Retries=0;Root Certificate={harness.Endpoint.CaCertificatePath}");
         services.AddHealthChecks().AddDsql();
         await using var provider = services.BuildServiceProvider();
 

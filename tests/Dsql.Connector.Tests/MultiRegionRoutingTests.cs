@@ -29,16 +29,6 @@ public sealed class MultiRegionRoutingTests(BackendFixture backend)
         s.RootCertificate = endpoint.CaCertificatePath;
     };
 
-    /// <summary>A loopback port nothing listens on: connects to it are refused at once, as to an unreachable Region.</summary>
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     [Fact]
     public async Task Opens_go_to_the_preferred_endpoint_and_what_one_writes_the_other_reads()
     {
@@ -67,7 +57,7 @@ public sealed class MultiRegionRoutingTests(BackendFixture backend)
         var (harness, east, _) = await TwoRegionsAsync(backend);
         await using var __ = harness;
         string deadHost = $"{ConnectorHarness.UniqueClusterId()}.dsql.eu-west-1.on.aws";
-        int closed = ClosedPort();
+        int closed = ConnectorHarness.ClosedPort();
         await using var dataSource = harness.Builder()
             .AddEndpoint(deadHost, s => { s.HostAddress = "127.0.0.1"; s.Port = closed; s.RootCertificate = east.CaCertificatePath; })
             .PreferRegion("eu-west-1")

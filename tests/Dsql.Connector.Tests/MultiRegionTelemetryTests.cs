@@ -18,16 +18,6 @@ namespace Dsql.Connector.Tests;
 public sealed class MultiRegionTelemetryTests(BackendFixture backend)
 {
     private sealed record Recorded(string Name, double Value, IReadOnlyDictionary<string, object?> Tags);
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     [Fact]
     public async Task Each_endpoint_records_under_its_own_name_and_Region_and_the_attempt_names_the_endpoint_that_served_it()
     {
@@ -61,7 +51,7 @@ public sealed class MultiRegionTelemetryTests(BackendFixture backend)
         };
         ActivitySource.AddActivityListener(activityListener);
 
-        int closed = ClosedPort();
+        int closed = ConnectorHarness.ClosedPort();
         await using var dataSource = harness.Builder("Connect Retries=0")
             .AddEndpoint(dead, s => { s.HostAddress = "127.0.0.1"; s.Port = closed; s.RootCertificate = east.CaCertificatePath; })
             .PreferRegion("eu-west-1")

@@ -27,6 +27,16 @@ internal sealed class ConnectorHarness : IAsyncDisposable
         return new ConnectorHarness(emulator);
     }
 
+    /// <summary>A loopback port nothing listens on: connects to it are refused at once, as to an unreachable Region.</summary>
+    public static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     public static string UniqueClusterId()
     {
         const string alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
