@@ -83,12 +83,13 @@ public sealed partial class DsqlChangeApplier
     private DsqlTransactionOptions ReadOnlyOptions => new() { ReadOnly = true, MaxRetries = _transactionOptions.MaxRetries, Timeout = _transactionOptions.Timeout };
 
     /// <summary>
-    /// Applies <paramref name="stream"/> from the stored position: changes the position covers are skipped, the others
-    /// are applied in order, and after each DSQL commit <paramref name="committed"/> receives the position committed
-    /// (acknowledge to the source only then). Returns when the stream ends and everything read is committed.
+    /// Applies <paramref name="stream"/> from the stored positions: changes they cover are skipped, the others are
+    /// applied (each row's changes in order), and when a DSQL commit moves the pipeline's position (the slowest lane's,
+    /// see <see cref="GetPositionAsync"/>) <paramref name="committed"/> receives it: acknowledge to the source only then.
+    /// Returns when the stream ends and everything read is committed.
     /// </summary>
     /// <param name="stream">Source transactions in commit order.</param>
-    /// <param name="committed">Called after each commit with the position it stored; awaited before the applier goes on.</param>
+    /// <param name="committed">Called, one call at a time, when a commit moves the pipeline's position; awaited before the committing lane goes on.</param>
     /// <param name="progress">Told what the run committed after each commit.</param>
     /// <param name="cancellationToken">Stops the run; the DSQL transaction in flight is rolled back, and everything committed stays.</param>
     /// <returns>The last position committed (the stored one when nothing was).</returns>

@@ -73,7 +73,10 @@ public sealed class DsqlChangeApplierOptions
     /// <summary>The most estimated bytes (rows and index entries) in one DSQL transaction (64 KiB to 10 MiB; default <see cref="DefaultMaxBytesPerTransaction"/>).</summary>
     public long MaxBytesPerTransaction { get; set; } = DefaultMaxBytesPerTransaction;
 
-    /// <summary>How long a batch waits for the next source transaction before it commits (0 to 10 s; default <see cref="DefaultMaxBatchDelay"/>).</summary>
+    /// <summary>
+    /// How long a batch waits for more changes when its lane has none queued: at most this long after its first change
+    /// (0 to 10 s; default <see cref="DefaultMaxBatchDelay"/>). A full batch commits at once.
+    /// </summary>
     public TimeSpan MaxBatchDelay { get; set; } = DefaultMaxBatchDelay;
 
     /// <summary>
