@@ -138,14 +138,6 @@ internal sealed class ChangeStatements
         return key.ToString();
     }
 
-    /// <summary>The old key of a full row, in <see cref="ChangeTable.Key"/> order.</summary>
-    public IReadOnlyList<ChangeValue> KeyValues(IReadOnlyList<ChangeValue> values)
-    {
-        var key = new ChangeValue[_keyPositions.Length];
-        for (int k = 0; k < key.Length; k++) key[k] = values[_keyPositions[k]];
-        return key;
-    }
-
     /// <summary>Whether an update's values name another row than its old key (the key changed).</summary>
     public bool KeyChanged(RowChange change) => change.OldKey is { } old && !SameKey(old, change.NewValues!);
 

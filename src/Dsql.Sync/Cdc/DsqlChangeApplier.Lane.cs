@@ -15,11 +15,10 @@ public sealed partial class DsqlChangeApplier
         private readonly Channel<Entry> _queue;
         private readonly DsqlChangeApplierOptions _options;
 
-        public Lane(Run run, int index, string rowId, ChangePosition stored)
+        public Lane(Run run, string rowId, ChangePosition stored)
         {
             _run = run;
             _options = run.Options;
-            Index = index;
             RowId = rowId;
             Position = stored;
             _queue = Channel.CreateBounded<Entry>(new BoundedChannelOptions(Math.Max(64, 2 * _options.MaxChangesPerTransaction))
@@ -29,8 +28,6 @@ public sealed partial class DsqlChangeApplier
                 FullMode = BoundedChannelFullMode.Wait,
             });
         }
-
-        public int Index { get; }
 
         /// <summary>The lane's row in the position table.</summary>
         public string RowId { get; }

@@ -68,7 +68,7 @@ public sealed partial class DsqlChangeApplier
             int lanes = _options.Lanes;
             var current = layouts.FirstOrDefault(l => l.Lanes == lanes);
             _floor = Through(layouts.Where(l => l != current).ToList());
-            _lanes = Enumerable.Range(0, lanes).Select(k => new Lane(this, k, applier.RowId(k, lanes), current?.Stored[k] ?? ChangePosition.Start)).ToArray();
+            _lanes = Enumerable.Range(0, lanes).Select(k => new Lane(this, applier.RowId(k, lanes), current?.Stored[k] ?? ChangePosition.Start)).ToArray();
             _frontier = _reported = Through(layouts);
         }
 
