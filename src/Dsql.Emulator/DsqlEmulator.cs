@@ -101,6 +101,17 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
     /// <summary>Every session the emulator tracks, including those still in their handshake.</summary>
     internal int TrackedSessionCount => _sessions.Count;
 
+    /// <summary>Connections counted against <see cref="DsqlEmulatorOptions.MaxPendingHandshakes"/> now, on all endpoints.</summary>
+    internal int PendingHandshakeCount
+    {
+        get
+        {
+            int count = 0;
+            foreach (var listener in _listeners) count += Volatile.Read(ref listener.PendingHandshakes);
+            return count;
+        }
+    }
+
     /// <summary>
     /// The throwaway PostgreSQL cluster, when the emulator started one. It is reachable only from this process's
     /// system user, and its connection string holds the superuser's password: do not print it.

@@ -65,7 +65,9 @@ public sealed class HandshakeLimitTests(BackendFixture backend)
     {
         await using var emulator = await backend.StartEmulatorAsync(o => o.MaxPendingHandshakes = 3);
         var silent = await SilentClientsAsync(emulator, 3);
-        await WaitUntilAsync(() => emulator.TrackedSessionCount == 3);
+        // A session is tracked at accept and counted as pending a moment later: wait for the count itself, or the
+        // extra client could take a slot a silent one has not claimed yet (and wait out the handshake timeout).
+        await WaitUntilAsync(() => emulator.PendingHandshakeCount == 3);
         try
         {
             await using (var extra = await RawPgClient.ConnectAsync(emulator.Endpoints[0]))
