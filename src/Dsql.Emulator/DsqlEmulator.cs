@@ -35,6 +35,8 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
     private readonly ConcurrentDictionary<long, ClientSession> _sessions = new();
     private readonly ConcurrentDictionary<long, ClientSession> _cancelKeys = new();
     private readonly List<EndpointListener> _listeners = new();
+    private readonly TaskCompletionSource _sessionsEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly TimeSpan SessionUnwindLimit = TimeSpan.FromSeconds(1);
     private readonly List<EmulatorEndpointInfo> _endpoints = new();
     private readonly EmulatorCertificates _certificates;
     private readonly string _workDirectory;
@@ -173,10 +175,10 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
                 backendTarget = BackendTarget.Parse(emulator._cluster.ConnectionString);
             }
             emulator.AdminBackend = backendTarget;
-            emulator._sessionKey = await BackendSchema.InstallAsync(backendTarget, options.MaxRowsPerTransaction, options.MaxBytesPerTransaction, cancellationToken).ConfigureAwait(false);
-            emulator.Backend = backendTarget.ForSessions([new(BackendSchema.SessionSetting, emulator._sessionKey)]);
-            await JobsSchema.InstallAsync(backendTarget, cancellationToken).ConfigureAwait(false);
-            emulator.Jobs = await JobRunner.StartAsync(backendTarget, emulator.Backend, options.MinimumJobDuration, JobPollInterval, logger, cancellationToken).ConfigureAwait(false);
+            var (sessionKey, control) = await BackendSchema.InstallAsync(backendTarget, options.MaxRowsPerTransaction, options.MaxBytesPerTransaction, cancellationToken).ConfigureAwait(false);
+            emulator._sessionKey = sessionKey;
+            emulator.Backend = backendTarget.ForSessions([new(BackendSchema.SessionSetting, sessionKey)]);
+            emulator.Jobs = await JobRunner.StartAsync(backendTarget, control, emulator.Backend, options.MinimumJobDuration, JobPollInterval, logger, cancellationToken).ConfigureAwait(false);
             emulator._sessionServices = new SessionServices(options, logger, emulator.Clock, emulator.Faults, emulator.TlsOptions, emulator.TokenValidator, emulator.Backend, emulator, emulator.ConflictStats, new SchemaChangeCheck(), emulator.Jobs);
 
             foreach (var endpoint in endpoints)
@@ -250,6 +252,7 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
     {
         _sessions.TryRemove(session.Id, out _);
         if (session.FrontendProcessId != 0) _cancelKeys.TryRemove(CancelKey(session.FrontendProcessId, session.FrontendSecretKey), out _);
+        if (Volatile.Read(ref _disposed) != 0 && _sessions.IsEmpty) _sessionsEnded.TrySetResult();
     }
 
     /// <inheritdoc />
@@ -281,9 +284,10 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await BackendSchema.UnregisterAsync(AdminBackend, _sessionKey!, timeout.Token).ConfigureAwait(false);
+            if (Jobs is not null) await Jobs.QueryAsync(BackendSchema.UnregisterSql(_sessionKey!), timeout.Token).ConfigureAwait(false);
+            else await BackendSchema.UnregisterAsync(AdminBackend, _sessionKey!, timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or BackendErrorException or BackendLoginException)
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or BackendErrorException or BackendLoginException or InvalidOperationException)
         {
             Logger.LogDebug(ex, "Could not remove the emulator's limits from its backend");
         }
@@ -298,10 +302,21 @@ public sealed class DsqlEmulator : IAsyncDisposable, ISessionRegistry
         foreach (var listener in _listeners) await listener.StopAsync().ConfigureAwait(false);
         foreach (var session in _sessions.Values) session.Close();
         // Give sessions a moment to unwind so their backend sessions end before the server stops.
-        for (int i = 0; i < 50 && !_sessions.IsEmpty; i++) await Task.Delay(20).ConfigureAwait(false);
+        if (!_sessions.IsEmpty)
+        {
+            try
+            {
+                await _sessionsEnded.Task.WaitAsync(SessionUnwindLimit).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Sessions still unwinding end with the backend (or on their own, on a server that outlives us).
+            }
+        }
+        // A server that outlives the emulator forgets its caps, through the job runner's connection while it is open.
+        if (_cluster is null && _sessionKey is not null) await ForgetLimitsAsync().ConfigureAwait(false);
         if (Jobs is not null) await Jobs.DisposeAsync().ConfigureAwait(false);
         if (_cluster is not null) await _cluster.DisposeAsync().ConfigureAwait(false);
-        else if (_sessionKey is not null) await ForgetLimitsAsync().ConfigureAwait(false);
         _certificates.Dispose();
         try { Directory.Delete(_workDirectory, recursive: true); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
         _stopping.Dispose();

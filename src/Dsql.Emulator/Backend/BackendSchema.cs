@@ -1,8 +1,9 @@
+using System.Text;
 namespace Dsql.Emulator.Backend;
 
 /// <summary>
-/// What the emulator installs in its backend database (idempotently, at every start, as the superuser of its
-/// installation target), and the names its sessions use.
+/// What the emulator installs in its backend database (idempotently, as the superuser of its installation target,
+/// at a start that does not find this version's installation complete and intact), and the names its sessions use.
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
@@ -176,10 +177,36 @@ internal static class BackendSchema
         """;
 
     /// <summary>
-    /// Installs the helpers (as the target's superuser) and registers this emulator's caps.
-    /// Returns the key its sessions must carry in <see cref="SessionSetting"/>.
+    /// Names the installation's version: the event trigger carries it as its comment once an installation finished,
+    /// and a start that finds it (with the rest of <see cref="CurrentCheckSql"/>) has nothing to install.
     /// </summary>
-    public static async Task<string> InstallAsync(BackendTarget target, long rowLimit, long byteLimit, CancellationToken cancellationToken)
+    internal static string InstallationMark { get; } = "dsql-emulator " + Convert.ToHexString(
+        System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(InstallSql + "\n" + DdlGuards.InstallSql + "\n" + JobsSchema.InstallSql)))[..32].ToLowerInvariant();
+
+    // One row, 'true', when this version's installation is complete and intact: the mark, the event trigger
+    // enabled, admin and the predefined roles as the installation left them, and every user table counting its
+    // writes. Anything else (a first start, another version, a change made directly on the backend) installs again.
+    private static readonly string CurrentCheckSql = $"""
+        SELECT (pg_catalog.obj_description(e.oid, 'pg_event_trigger') = '{InstallationMark}'
+                AND e.evtenabled = 'O'
+                AND NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = '{AdminRole}'), true)
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_authid a
+                                 WHERE a.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files', 'pg_read_all_data', 'pg_write_all_data')
+                                   AND NOT a.rolsuper)
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                                 WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+                                   AND (SELECT count(*) FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+                                         WHERE t.tgrelid = c.oid AND p.proname = '{InternalPrefix}count_writes'
+                                           AND p.pronamespace = 'pg_catalog'::regnamespace) < 3))::text
+          FROM pg_catalog.pg_event_trigger e WHERE e.evtname = '{InternalPrefix}tables'
+        """;
+
+    /// <summary>
+    /// Installs the helpers and the job objects (as the target's superuser) unless this version's installation is
+    /// already complete and intact, and registers this emulator's caps. Returns the key its sessions must carry in
+    /// <see cref="SessionSetting"/>, and the open superuser connection, which the caller owns (the job runner keeps it).
+    /// </summary>
+    public static async Task<(string Key, BackendConnection Connection)> InstallAsync(BackendTarget target, long rowLimit, long byteLimit, CancellationToken cancellationToken)
     {
         string user = target.User ?? PostgresCluster.SuperUser;
         if (string.Equals(user, AdminRole, StringComparison.Ordinal))
@@ -194,20 +221,26 @@ internal static class BackendSchema
         {
             throw new InvalidOperationException($"The DSQL emulator could not log in to its PostgreSQL backend ({target}) as '{user}': {ex.Fields.SqlState} {ex.Fields.Message}", ex);
         }
-        using (connection)
+        try
         {
             if (!connection.IsSuperuser)
                 throw new InvalidOperationException(
                     $"The DSQL emulator's backend login ({target}) must be a PostgreSQL superuser: it installs an event trigger, internal triggers and helpers in pg_catalog, and makes '{AdminRole}' an ordinary role.");
             try
             {
-                await connection.QueryAsync(InstallSql, cancellationToken).ConfigureAwait(false);
-                await connection.QueryAsync(DdlGuards.InstallSql, cancellationToken).ConfigureAwait(false);
+                var current = await connection.QueryAsync(CurrentCheckSql, cancellationToken).ConfigureAwait(false);
+                if (current is not ["true"])
+                {
+                    await connection.QueryAsync(InstallSql, cancellationToken).ConfigureAwait(false);
+                    await connection.QueryAsync(DdlGuards.InstallSql, cancellationToken).ConfigureAwait(false);
+                    await JobsSchema.InstallAsync(connection, target, user, cancellationToken).ConfigureAwait(false);
+                    await connection.QueryAsync($"COMMENT ON EVENT TRIGGER {InternalPrefix}tables IS '{InstallationMark}'", cancellationToken).ConfigureAwait(false);
+                }
                 var key = await connection.QueryAsync(
                     string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"INSERT INTO pg_catalog.{InternalPrefix}limits (row_limit, byte_limit) VALUES ({rowLimit}, {byteLimit}) RETURNING session_key"),
                     cancellationToken).ConfigureAwait(false);
-                return key[0] ?? throw new InvalidOperationException("The backend returned no key for the emulator's limits.");
+                return (key[0] ?? throw new InvalidOperationException("The backend returned no key for the emulator's limits."), connection);
             }
             catch (BackendErrorException ex)
             {
@@ -215,12 +248,21 @@ internal static class BackendSchema
                     $"The DSQL emulator could not install its helpers in the backend ({target}) as '{user}': {ex.Fields.SqlState} {ex.Fields.Message}", ex);
             }
         }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The statement that forgets an emulator's caps (see <see cref="UnregisterAsync"/>).</summary>
+    public static string UnregisterSql(string sessionKey)
+        => $"DELETE FROM pg_catalog.{InternalPrefix}limits WHERE session_key = '{sessionKey.Replace("'", "''", StringComparison.Ordinal)}'";
 
     /// <summary>Forgets an emulator's caps (its sessions are closed); best effort, for servers that outlive the emulator.</summary>
     public static async Task UnregisterAsync(BackendTarget target, string sessionKey, CancellationToken cancellationToken)
     {
         using var connection = await BackendConnection.OpenAsync(target, target.User ?? PostgresCluster.SuperUser, [], cancellationToken, allowSuperuser: true).ConfigureAwait(false);
-        await connection.QueryAsync($"DELETE FROM pg_catalog.{InternalPrefix}limits WHERE session_key = '{sessionKey.Replace("'", "''", StringComparison.Ordinal)}'", cancellationToken).ConfigureAwait(false);
+        await connection.QueryAsync(UnregisterSql(sessionKey), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -62,17 +62,29 @@ internal sealed class JobRunner : IAsyncDisposable
     internal sealed record JobSummary(string JobId, string Status, string JobType, string? ObjectName);
 
     /// <summary>
-    /// Opens the runner's own backend connection (as the emulator's superuser, <paramref name="target"/>) and starts
-    /// polling. Jobs run as the role that submitted them, through <paramref name="sessions"/> as client sessions do.
+    /// Starts polling through <paramref name="control"/>, a superuser's connection to <paramref name="target"/> that
+    /// the runner owns from now on (the installation's, named for the runner). Jobs run as the role that submitted
+    /// them, through <paramref name="sessions"/> as client sessions do.
     /// </summary>
-    public static async Task<JobRunner> StartAsync(BackendTarget target, BackendTarget sessions, TimeSpan minimumDuration, TimeSpan pollInterval, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<JobRunner> StartAsync(BackendTarget target, BackendConnection control, BackendTarget sessions, TimeSpan minimumDuration, TimeSpan pollInterval, ILogger logger, CancellationToken cancellationToken)
     {
+        try
+        {
+            await control.QueryAsync($"SET application_name = {Quote(ApplicationName)}", cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            control.Dispose();
+            throw;
+        }
         string role = target.User ?? PostgresCluster.SuperUser;
-        var control = await BackendConnection.OpenAsync(target, role, [new("application_name", ApplicationName)], cancellationToken, allowSuperuser: true).ConfigureAwait(false);
         var runner = new JobRunner(target, sessions, role, control, minimumDuration, pollInterval, logger);
         runner._loop = Task.Run(runner.RunLoopAsync, CancellationToken.None);
         return runner;
     }
+
+    /// <summary>Runs one statement on the runner's superuser connection, between its own (for the emulator's shutdown).</summary>
+    public Task<List<string?>> QueryAsync(string sql, CancellationToken cancellationToken) => ControlAsync(sql, cancellationToken);
 
     /// <summary>Names this runner in the jobs its emulator's sessions submit; it claims those first.</summary>
     public string Id { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)).ToLowerInvariant();

@@ -1,8 +1,8 @@
 namespace Dsql.Emulator.Backend;
 
 /// <summary>
-/// What the emulator installs in its backend for DSQL's asynchronous DDL jobs (idempotently, once per start,
-/// after <see cref="BackendSchema"/>):
+/// What the emulator installs in its backend for DSQL's asynchronous DDL jobs (idempotently, with and after
+/// <see cref="BackendSchema"/>):
 /// <list type="bullet">
 /// <item><c>pg_catalog.dsql_emulator_jobs</c>: one row per job, written by the submitting statement (so a job exists exactly
 /// when the transaction that asked for it commits) and then by the <see cref="JobRunner"/>. Not readable by
@@ -41,7 +41,7 @@ internal static class JobsSchema
 
     // A job id is 16 random bytes in lowercase RFC 4648 base32 without padding (26 characters; the last one
     // carries 3 bits and 2 zero bits), the shape DSQL's ids have.
-    private const string InstallSql = """
+    internal const string InstallSql = """
         BEGIN;
         SELECT pg_advisory_xact_lock(7439001);
         SET LOCAL allow_system_table_mods = on;
@@ -158,11 +158,9 @@ internal static class JobsSchema
         COMMIT;
         """;
 
-    /// <summary>Installs the job objects; the backend role must be a superuser (as for <see cref="BackendSchema"/>).</summary>
-    public static async Task InstallAsync(BackendTarget target, CancellationToken cancellationToken)
+    /// <summary>Installs the job objects through the installation's connection (a superuser's, as for <see cref="BackendSchema"/>).</summary>
+    public static async Task InstallAsync(BackendConnection connection, BackendTarget target, string user, CancellationToken cancellationToken)
     {
-        string user = target.User ?? PostgresCluster.SuperUser;
-        using var connection = await BackendConnection.OpenAsync(target, user, [], cancellationToken, allowSuperuser: true).ConfigureAwait(false);
         try
         {
             await connection.QueryAsync(InstallSql, cancellationToken).ConfigureAwait(false);
