@@ -154,4 +154,33 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
         var routing = harness.Logs.Lines.Count(l => l.Contains("DSQL routing: opens move", StringComparison.Ordinal));
         Assert.InRange(routing, 0, 1); // at most once away; back only after 5 s of clean probes, which a 30% failure rate denies
     }
+    [Fact]
+    public async Task Disposing_the_data_source_while_a_probe_of_an_unavailable_endpoint_is_in_flight_throws_nothing()
+    {
+        string westId = ConnectorHarness.UniqueClusterId();
+        await using var harness = await ConnectorHarness.StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{westId}.dsql.us-west-2.on.aws")));
+        var (east, west) = (harness.Emulator.Endpoints[0], harness.Emulator.Endpoints[1]);
+        var eastFaults = harness.Emulator.Faults.ForEndpoint(east.Host);
+        for (int round = 0; round < 3; round++)
+        {
+            eastFaults.Unavailable(EndpointOutage.ServerUnavailable);
+            var dataSource = harness.Builder()
+                .AddEndpoint(west.Host, s => { s.HostAddress = "127.0.0.1"; s.Port = west.Port; s.RootCertificate = west.CaCertificatePath; })
+                .ConfigureFailover(o => { o.FailureThreshold = 1; o.ProbeInterval = TimeSpan.FromMilliseconds(100); })
+                .Build();
+            try
+            {
+                await dataSource.ExecuteNonQueryAsync("SELECT 1");
+                Assert.Equal(west.Host, dataSource.Endpoint); // east failed once: unhealthy, and probed from now on
+                // The next probe connects and is never answered: the dispose cancels it in the middle of its open.
+                eastFaults.Unavailable(EndpointOutage.StallConnects);
+                await Task.Delay(250 + 40 * round);
+                Assert.False(dataSource.Endpoints[0].IsHealthy);
+            }
+            finally
+            {
+                await dataSource.DisposeAsync(); // must not throw what the cancelled probe met
+            }
+        }
+    }
 }

@@ -6,7 +6,7 @@ namespace Dsql.Connector;
 
 public sealed partial class DsqlDataSource
 {
-    /// <summary>The endpoint each connection created by <see cref="CreateConnection"/> belongs to (over several endpoints).</summary>
+    /// <summary>The endpoint each connection created by <see cref="CreateConnection()"/> belongs to (over several endpoints).</summary>
     private readonly ConditionalWeakTable<NpgsqlConnection, DsqlDataSource>? _owners;
 
     /// <summary>
@@ -40,22 +40,53 @@ public sealed partial class DsqlDataSource
     /// <summary>The endpoint tokens are signed for when it is healthy: the preferred one (the only one for a single endpoint).</summary>
     public string PreferredEndpoint => _router?.Preferred.Endpoint ?? _settings.Endpoint;
 
-    private NpgsqlConnection CreateRoutedConnection()
+    private NpgsqlConnection CreateRoutedConnection() => CreateConnection(avoid: null);
+
+    /// <summary>
+    /// A new (closed) connection on the endpoint opens go to now, or, over several endpoints, on another one than
+    /// <paramref name="avoid"/> when that is the active one (see <see cref="EndpointRouter.Pick"/>).
+    /// </summary>
+    internal NpgsqlConnection CreateConnection(DsqlDataSource? avoid)
     {
-        var endpoint = _router!.Active;
+        if (_router is null) return _inner.CreateConnection();
+        var endpoint = _router.Pick(avoid);
         var connection = endpoint._inner.CreateConnection();
         _owners!.AddOrUpdate(connection, endpoint);
         return connection;
     }
 
+    /// <summary>The endpoint a connection made by <see cref="CreateConnection()"/> belongs to; null over one endpoint.</summary>
+    internal DsqlDataSource? EndpointOf(NpgsqlConnection connection)
+        => _owners is not null && _owners.TryGetValue(connection, out var owner) ? owner : null;
+
+    /// <summary>
+    /// Whether a closed connection made by <see cref="CreateConnection()"/> belongs to an endpoint opens no longer go
+    /// to (routing changed since it was made, or it is <paramref name="avoid"/>, where the work before it failed), so
+    /// that its owner should make a new one with <see cref="CreateConnection(DsqlDataSource?)"/> before opening.
+    /// </summary>
+    internal bool ShouldReplace(NpgsqlConnection connection, DsqlDataSource? avoid)
+        => _router is not null && EndpointOf(connection) is { } owner && !ReferenceEquals(owner, _router.Pick(avoid));
+
     private async ValueTask<NpgsqlConnection> OpenRouted(bool async, CancellationToken cancellationToken)
         => (await _router!.OpenAsync(async, null, cancellationToken).ConfigureAwait(false)).Connection;
 
-    /// <summary>A connection made by <see cref="CreateConnection"/> opens on the endpoint it was made for (no failover: it belongs to that endpoint's pool).</summary>
-    private ValueTask<NpgsqlConnection> OpenExistingRouted(NpgsqlConnection connection, bool async, CancellationToken cancellationToken)
+    /// <summary>
+    /// A connection made by <see cref="CreateConnection()"/> opens on the endpoint it was made for (it belongs to that
+    /// endpoint's pool). A Region failure counts against that endpoint's health; the owner of the connection may then
+    /// make a new one elsewhere (<see cref="ShouldReplace"/>), as EF Core's connection does.
+    /// </summary>
+    private async ValueTask<NpgsqlConnection> OpenExistingRouted(NpgsqlConnection connection, bool async, CancellationToken cancellationToken)
     {
-        var endpoint = _owners!.TryGetValue(connection, out var owner) ? owner : _router!.Active;
-        return endpoint.OpenExisting(connection, async, cancellationToken);
+        var endpoint = EndpointOf(connection) ?? _router!.Active;
+        try
+        {
+            return await endpoint.OpenExisting(connection, async, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && EndpointRouter.RegionFailure(ex) is { } reason)
+        {
+            _router!.ReportFailure(endpoint, reason);
+            throw;
+        }
     }
 
     /// <summary>
@@ -67,6 +98,9 @@ public sealed partial class DsqlDataSource
         if (_router is null) return (await OpenOnEndpoint(async: true, cancellationToken, null).ConfigureAwait(false), null);
         return await _router.OpenAsync(async: true, avoid, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Whether <paramref name="exception"/> says an endpoint's Region is impaired (see <see cref="EndpointRouter.RegionFailure"/>).</summary>
+    internal static bool IsRegionFailure(Exception exception) => EndpointRouter.RegionFailure(exception) is not null;
 
     /// <summary>A transaction attempt on <paramref name="endpoint"/> failed for a Region reason; null when it did not (or there is one endpoint).</summary>
     internal string? ReportAttemptFailure(DsqlDataSource? endpoint, Exception exception)

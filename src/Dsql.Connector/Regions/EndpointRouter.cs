@@ -69,6 +69,20 @@ internal sealed class EndpointRouter : IAsyncDisposable
     /// <summary>The endpoint opens go to now.</summary>
     public DsqlDataSource Active => Volatile.Read(ref _active).Source;
 
+    /// <summary>
+    /// The endpoint a new connection should belong to: the active one, or when that is <paramref name="avoid"/>, the
+    /// first other endpoint in failover order (healthy first, then the preferred, then as added).
+    /// </summary>
+    public DsqlDataSource Pick(DsqlDataSource? avoid)
+    {
+        var active = Volatile.Read(ref _active);
+        if (avoid is null || !ReferenceEquals(active.Source, avoid)) return active.Source;
+        lock (_gate) return FailoverOrder(active).FirstOrDefault()?.Source ?? active.Source;
+    }
+
+    private IEnumerable<Member> FailoverOrder(Member failed)
+        => _members.Where(m => !ReferenceEquals(m, failed)).OrderBy(m => m.Healthy ? 0 : 1).ThenBy(m => m.Index == _preferred ? 0 : 1).ThenBy(m => m.Index);
+
     /// <summary>The member of an endpoint's data source (null when it is not one of this router's).</summary>
     public Member? MemberOf(DsqlDataSource? source)
     {
@@ -109,7 +123,7 @@ internal sealed class EndpointRouter : IAsyncDisposable
     private async ValueTask<(NpgsqlConnection, DsqlDataSource)> OpenOnOthersAsync(Member failed, bool async, Exception? failure, CancellationToken cancellationToken)
     {
         Member[] order;
-        lock (_gate) order = _members.Where(m => !ReferenceEquals(m, failed)).OrderBy(m => m.Healthy ? 0 : 1).ThenBy(m => m.Index == _preferred ? 0 : 1).ThenBy(m => m.Index).ToArray();
+        lock (_gate) order = FailoverOrder(failed).ToArray();
         foreach (var member in order)
         {
             try
@@ -257,8 +271,11 @@ internal sealed class EndpointRouter : IAsyncDisposable
             await using var command = new NpgsqlCommand("SELECT 1", connection);
             await command.ExecuteScalarAsync(token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (!token.IsCancellationRequested)
+        catch (Exception ex)
         {
+            // Disposed meanwhile: whatever the probe met (a cancellation, or the server's answer that raced it) no
+            // longer matters, and must not surface from the data source's dispose.
+            if (token.IsCancellationRequested) return;
             failure = RegionFailure(ex) ?? ex.GetType().Name;
         }
         // The probe's connection must not be rented later if the endpoint is still unhealthy: the next probe connects anew.

@@ -14,6 +14,8 @@ namespace Dsql.EntityFrameworkCore.Storage;
 /// lost before its COMMIT is sent, with the connector's retry policy (<see cref="DsqlTransactionOptions"/>: retries,
 /// exponential backoff, jitter). A COMMIT whose connection fails in flight is reported as
 /// <see cref="DsqlAmbiguousCommitException"/>, or decided by the caller's <c>verifySucceeded</c> when one is given.
+/// On a data source over several regional endpoints, a unit whose connection was lost for a Region reason runs again
+/// on another endpoint (see <see cref="DsqlRelationalConnection"/>).
 /// </summary>
 /// <remarks>
 /// A strategy instance belongs to one context (as EF's strategies do); it is not shared between threads.
@@ -175,6 +177,7 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         if (Connection?.TakeLostBeforeCommit() == true)
         {
             _dataSource?.RecordConnectionLoss();
+            Connection.NoteAttemptFailure(exception); // over several endpoints, a Region failure sends the next attempt elsewhere
             _retryReason = "connection_lost";
             return true;
         }

@@ -19,6 +19,10 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
 {
     private readonly DsqlDataSource? _dataSource;
     private bool _lostBeforeCommit;
+    /// <summary>The connection EF made through the data source (not one the application set): only that one is replaced.</summary>
+    private DbConnection? _created;
+    /// <summary>The endpoint the last unit of work failed on for a Region reason (over several endpoints).</summary>
+    private DsqlDataSource? _avoid;
 
     public DsqlRelationalConnection(RelationalConnectionDependencies dependencies, NpgsqlDataSourceManager dataSourceManager, IDbContextOptions options)
         : base(dependencies, dataSourceManager, options)
@@ -26,6 +30,99 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
 
     /// <summary>The data source, while EF still uses it (a connection set by the application replaces it).</summary>
     private DsqlDataSource? OwnDataSource => ReferenceEquals(DataSource, _dataSource) ? _dataSource : null;
+
+    protected override DbConnection CreateDbConnection() => _created = base.CreateDbConnection();
+
+    /// <summary>
+    /// Over several regional endpoints: a closed connection EF made for an endpoint that opens no longer go to (routing
+    /// changed, or the unit of work before failed there) is replaced first, and an open that fails for a Region reason
+    /// is tried on the other endpoints, each with a new connection (a pooled context keeps its connection between
+    /// leases, so this also moves it after a failover and back after failback).
+    /// </summary>
+    public override bool Open(bool errorsExpected = false)
+    {
+        if (!Routed(out var dataSource)) return base.Open(errorsExpected);
+        ReplaceIfStale(dataSource);
+        for (int tried = 1; ; tried++)
+        {
+            try
+            {
+                bool opened = base.Open(errorsExpected);
+                _avoid = null;
+                return opened;
+            }
+            catch (Exception ex) when (tried < dataSource.Endpoints.Count && FailedOver(dataSource, ex))
+            {
+            }
+        }
+    }
+
+    public override async Task<bool> OpenAsync(CancellationToken cancellationToken, bool errorsExpected = false)
+    {
+        if (!Routed(out var dataSource)) return await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+        ReplaceIfStale(dataSource);
+        for (int tried = 1; ; tried++)
+        {
+            try
+            {
+                bool opened = await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+                _avoid = null;
+                return opened;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && tried < dataSource.Endpoints.Count && FailedOver(dataSource, ex))
+            {
+            }
+        }
+    }
+
+    /// <summary>Whether this connection is EF's own on a data source over several endpoints (and not open).</summary>
+    private bool Routed(out DsqlDataSource dataSource)
+    {
+        dataSource = OwnDataSource!;
+        return dataSource is { IsMultiRegion: true } && _created is not null && ReferenceEquals(DbConnection, _created) && _created.State != ConnectionState.Open;
+    }
+
+    private void ReplaceIfStale(DsqlDataSource dataSource)
+    {
+        if (dataSource.ShouldReplace((NpgsqlConnection)_created!, _avoid)) Replace(dataSource);
+    }
+
+    /// <summary>Makes a new connection away from <see cref="_avoid"/>; false when EF still counts the old one as open.</summary>
+    private bool Replace(DsqlDataSource dataSource)
+    {
+        var replacement = dataSource.CreateConnection(_avoid);
+        try
+        {
+            SetDbConnection(replacement, contextOwnsConnection: true); // disposes the one EF made before
+        }
+        catch (InvalidOperationException)
+        {
+            replacement.Dispose();
+            return false;
+        }
+        _created = replacement;
+        return true;
+    }
+
+    /// <summary>After a failed open: when the failure was a Region failure of the connection's endpoint, makes a new connection away from it.</summary>
+    private bool FailedOver(DsqlDataSource dataSource, Exception exception)
+    {
+        if (_created is not NpgsqlConnection connection || !ReferenceEquals(DbConnection, connection) || connection.State == ConnectionState.Open) return false;
+        // The data source has counted the failure against the endpoint's health already.
+        if (!DsqlDataSource.IsRegionFailure(exception)) return false;
+        _avoid = dataSource.EndpointOf(connection);
+        return Replace(dataSource);
+    }
+
+    /// <summary>
+    /// A unit of work failed on this connection and will run again: when the failure was a Region failure, the next
+    /// open goes to another endpoint (over several endpoints; reported to the data source's health).
+    /// </summary>
+    internal void NoteAttemptFailure(Exception exception)
+    {
+        if (OwnDataSource is not { IsMultiRegion: true } dataSource || _created is not NpgsqlConnection connection || !ReferenceEquals(DbConnection, connection)) return;
+        if (dataSource.EndpointOf(connection) is { } endpoint && dataSource.ReportAttemptFailure(endpoint, exception) is not null) _avoid = endpoint;
+    }
 
     protected override void OpenDbConnection(bool errorsExpected)
     {
