@@ -92,4 +92,32 @@ public sealed class MultiRegionRoutingTests(BackendFixture backend)
         Assert.Equal(east.Host, dataSource.Endpoint);
         Assert.Single(harness.Logs.Lines, l => l.Contains("routing: opens move from " + deadHost, StringComparison.Ordinal));
     }
+    /// <summary>The delay (ms) each logged transaction retry after a lost connection waited, in order.</summary>
+    private static List<string> RetryDelays(IEnumerable<string> lines)
+        => lines.Where(l => l.Contains("on a fresh connection in", StringComparison.Ordinal))
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"on a fresh connection in (\d+) ms").Groups[1].Value)
+            .ToList();
+
+    [Fact]
+    public async Task The_first_move_to_the_peer_after_a_Region_failure_is_not_delayed_and_a_second_one_backs_off()
+    {
+        var (harness, east, west) = await TwoRegionsAsync(backend);
+        await using var _ = harness;
+        await using var dataSource = harness.Builder().AddEndpoint(west.Host, Through(west)).Build();
+        string table = EmulatorConnections.UniqueName("nodelay");
+        await dataSource.ExecuteNonQueryAsync($"CREATE TABLE {table} (id int PRIMARY KEY)");
+        var options = new DsqlTransactionOptions { BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false };
+
+        // Every statement on the preferred endpoint answers XX000 server unavailable: one failover, at once.
+        harness.Emulator.Faults.ForEndpoint(east.Host).Unavailable(EndpointOutage.ServerUnavailable);
+        await dataSource.ExecuteNonQueryAsync($"INSERT INTO {table} VALUES (1)", options: options);
+        Assert.Equal(["0"], RetryDelays(harness.Logs.Lines));
+
+        // Both endpoints failing: the run's second move (back to the first endpoint) waits for the backoff.
+        harness.Emulator.Faults.ForEndpoint(west.Host).Unavailable(EndpointOutage.ServerUnavailable);
+        int seen = harness.Logs.Lines.Count;
+        var twoRetries = new DsqlTransactionOptions { BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false, MaxRetries = 2 };
+        await Assert.ThrowsAnyAsync<Exception>(() => dataSource.ExecuteNonQueryAsync($"INSERT INTO {table} VALUES (2)", options: twoRetries));
+        Assert.Equal(["0", "2000"], RetryDelays(harness.Logs.Lines.Skip(seen)));
+    }
 }

@@ -75,12 +75,18 @@ public sealed partial class DsqlDataSource
     /// endpoint's pool). A Region failure counts against that endpoint's health; the owner of the connection may then
     /// make a new one elsewhere (<see cref="ShouldReplace"/>), as EF Core's connection does.
     /// </summary>
-    private async ValueTask<NpgsqlConnection> OpenExistingRouted(NpgsqlConnection connection, bool async, CancellationToken cancellationToken)
+    private ValueTask<NpgsqlConnection> OpenExistingRouted(NpgsqlConnection connection, bool async, CancellationToken cancellationToken)
     {
         var endpoint = EndpointOf(connection) ?? _router!.Active;
+        var open = endpoint.OpenExisting(connection, async, cancellationToken);
+        return open.IsCompletedSuccessfully ? open : ReportingRegionFailureAsync(open, endpoint, cancellationToken);
+    }
+
+    private async ValueTask<NpgsqlConnection> ReportingRegionFailureAsync(ValueTask<NpgsqlConnection> open, DsqlDataSource endpoint, CancellationToken cancellationToken)
+    {
         try
         {
-            return await endpoint.OpenExisting(connection, async, cancellationToken).ConfigureAwait(false);
+            return await open.ConfigureAwait(false);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && EndpointRouter.RegionFailure(ex) is { } reason)
         {

@@ -124,6 +124,10 @@ public sealed partial class DsqlDataSource
                 Delay = options.BaseDelay,
                 MaxDelay = options.MaxDelay,
                 UseJitter = options.UseJitter,
+                // The first move to another endpoint after a Region failure goes at once: the backoff spreads out
+                // contending writers, and the peer has no contention to wait out. Later moves (the peer failing too) back off.
+                DelayGenerator = static args => new ValueTask<TimeSpan?>(
+                    args.Context.Properties.TryGetValue(TransactionAttempts.Key, out var run) && run.FirstFailover ? TimeSpan.Zero : null),
                 // Only what the attempt itself judged safe to run again: a conflict, or a connection lost before COMMIT.
                 ShouldHandle = static args => new ValueTask<bool>(
                     args.Outcome.Exception is { } exception
@@ -169,6 +173,17 @@ public sealed partial class DsqlDataSource
         /// <summary>The retries ran out (or there were none) on a retryable failure.</summary>
         public bool GaveUp { get; set; }
 
+        /// <summary>The last attempt failed for a Region reason and the next one is the run's first to open on another endpoint.</summary>
+        public bool FirstFailover { get; private set; }
+
+        private int _failovers;
+
+        /// <summary>The last attempt failed for a Region reason; the next one opens on another endpoint.</summary>
+        protected void NoteFailover() => FirstFailover = ++_failovers == 1;
+
+        /// <summary>An attempt starts: what the one before it set for the delay is spent.</summary>
+        protected void ClearFailover() => FirstFailover = false;
+
         /// <summary>Whether <paramref name="exception"/> is the failure an attempt judged safe to run again.</summary>
         public bool IsRetryable(Exception exception) => ReferenceEquals(exception, _retryable);
 
@@ -211,6 +226,7 @@ public sealed partial class DsqlDataSource
                 using var guard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 guard.CancelAfter(options.Timeout);
                 // Over several endpoints, an attempt after a Region failure opens away from the endpoint that failed.
+                ClearFailover();
                 var (connection, endpoint) = await dataSource.OpenForAttemptAsync(_avoid, cancellationToken).ConfigureAwait(false);
                 _avoid = null;
                 servedBy = endpoint?.Endpoint ?? dataSource.Endpoint;
@@ -256,7 +272,7 @@ public sealed partial class DsqlDataSource
                     // the transaction back with the session, so the whole delegate can run again on a fresh connection.
                     outcome = DsqlTelemetry.Outcomes.ConnectionLost;
                     dataSource.RecordConnectionLoss();
-                    if (dataSource.ReportAttemptFailure(endpoint, ex) is not null) _avoid = endpoint;
+                    if (dataSource.ReportAttemptFailure(endpoint, ex) is not null) { _avoid = endpoint; NoteFailover(); }
                     MarkRetryable(ex, DsqlTelemetry.RetryReasons.ConnectionLost);
                     throw;
                 }
@@ -272,7 +288,7 @@ public sealed partial class DsqlDataSource
                     }
                     outcome = DsqlTelemetry.Outcomes.ServerUnavailable;
                     await RollBackQuietlyAsync(connection, transaction).ConfigureAwait(false);
-                    if (dataSource.ReportAttemptFailure(endpoint, ex) is not null) _avoid = endpoint;
+                    if (dataSource.ReportAttemptFailure(endpoint, ex) is not null) { _avoid = endpoint; NoteFailover(); }
                     MarkRetryable(ex, DsqlTelemetry.RetryReasons.ServerUnavailable);
                     throw;
                 }

@@ -30,6 +30,8 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
     private DsqlRelationalConnection? _connection;
     private bool _verifiedAbsent;
     private string? _retryReason;
+    private int _failovers;
+    private bool _firstFailover;
 
     public DsqlExecutionStrategy(ExecutionStrategyDependencies dependencies, DsqlEfOptions options, DsqlDataSource? dataSource)
         : base(dependencies, options.MaxRetries, options.MaxDelay)
@@ -151,6 +153,8 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         base.OnFirstExecution();
         Connection?.TakeLostBeforeCommit(); // a loss left over from earlier work is not this unit's
         _retryReason = null;
+        _failovers = 0;
+        _firstFailover = false;
     }
 
     /// <summary>Only an interrupted COMMIT is checked with <c>verifySucceeded</c>: a conflict or a loss before COMMIT committed nothing.</summary>
@@ -159,6 +163,7 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
     protected override bool ShouldRetryOn(Exception exception)
     {
         _retryReason = null;
+        _firstFailover = false;
         if (Find<DsqlAmbiguousCommitException>(exception) is not null)
         {
             // Run again only when the caller's verifySucceeded ran and found the work absent.
@@ -177,7 +182,9 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         if (Connection?.TakeLostBeforeCommit() == true)
         {
             _dataSource?.RecordConnectionLoss();
-            Connection.NoteAttemptFailure(exception); // over several endpoints, a Region failure sends the next attempt elsewhere
+            // Over several endpoints, a Region failure sends the next attempt elsewhere; the first such move goes at
+            // once (the backoff is for contention, which the peer does not have).
+            if (Connection.NoteAttemptFailure(exception)) _firstFailover = ++_failovers == 1;
             _retryReason = "connection_lost";
             return true;
         }
@@ -196,7 +203,7 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         }
         double milliseconds = _options.BaseDelay.TotalMilliseconds * Math.Pow(2, retry - 1);
         if (_options.UseJitter) milliseconds *= 0.5 + Random.NextDouble();
-        var delay = TimeSpan.FromMilliseconds(Math.Min(milliseconds, _options.MaxDelay.TotalMilliseconds));
+        var delay = _firstFailover ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(milliseconds, _options.MaxDelay.TotalMilliseconds));
         _dataSource?.RecordTransactionRetry(retry + 1, delay, reason);
         return delay;
     }

@@ -57,20 +57,32 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
         }
     }
 
-    public override async Task<bool> OpenAsync(CancellationToken cancellationToken, bool errorsExpected = false)
+    public override Task<bool> OpenAsync(CancellationToken cancellationToken, bool errorsExpected = false)
     {
-        if (!Routed(out var dataSource)) return await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+        if (!Routed(out var dataSource)) return base.OpenAsync(cancellationToken, errorsExpected);
         ReplaceIfStale(dataSource);
+        var open = base.OpenAsync(cancellationToken, errorsExpected);
+        if (open.IsCompletedSuccessfully)
+        {
+            _avoid = null;
+            return open;
+        }
+        return OpenWithFailoverAsync(dataSource, open, cancellationToken, errorsExpected);
+    }
+
+    private async Task<bool> OpenWithFailoverAsync(DsqlDataSource dataSource, Task<bool> open, CancellationToken cancellationToken, bool errorsExpected)
+    {
         for (int tried = 1; ; tried++)
         {
             try
             {
-                bool opened = await base.OpenAsync(cancellationToken, errorsExpected).ConfigureAwait(false);
+                bool opened = await open.ConfigureAwait(false);
                 _avoid = null;
                 return opened;
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && tried < dataSource.Endpoints.Count && FailedOver(dataSource, ex))
             {
+                open = base.OpenAsync(cancellationToken, errorsExpected);
             }
         }
     }
@@ -118,10 +130,13 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
     /// A unit of work failed on this connection and will run again: when the failure was a Region failure, the next
     /// open goes to another endpoint (over several endpoints; reported to the data source's health).
     /// </summary>
-    internal void NoteAttemptFailure(Exception exception)
+    /// <returns>Whether the next open goes to another endpoint.</returns>
+    internal bool NoteAttemptFailure(Exception exception)
     {
-        if (OwnDataSource is not { IsMultiRegion: true } dataSource || _created is not NpgsqlConnection connection || !ReferenceEquals(DbConnection, connection)) return;
-        if (dataSource.EndpointOf(connection) is { } endpoint && dataSource.ReportAttemptFailure(endpoint, exception) is not null) _avoid = endpoint;
+        if (OwnDataSource is not { IsMultiRegion: true } dataSource || _created is not NpgsqlConnection connection || !ReferenceEquals(DbConnection, connection)) return false;
+        if (dataSource.EndpointOf(connection) is not { } endpoint || dataSource.ReportAttemptFailure(endpoint, exception) is null) return false;
+        _avoid = endpoint;
+        return true;
     }
 
     protected override void OpenDbConnection(bool errorsExpected)

@@ -128,14 +128,14 @@ internal static class EfCoreScenario
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private sealed class LabItem
+    internal sealed class LabItem
     {
         public Guid Id { get; set; }
         public string Name { get; set; } = "";
         public int Quantity { get; set; }
     }
 
-    private sealed class LabContext(DbContextOptions<LabContext> options) : DbContext(options)
+    internal sealed class LabContext(DbContextOptions<LabContext> options) : DbContext(options)
     {
         public DbSet<LabItem> Items => Set<LabItem>();
 
