@@ -66,16 +66,6 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
         }
     }
 
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var waited = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (waited.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"waited 60 s for {what}");
-            await Task.Delay(50);
-        }
-    }
-
     [Theory]
     [InlineData(EndpointOutage.RefuseConnects)]
     [InlineData(EndpointOutage.CutSessions)]
@@ -83,11 +73,9 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
     [InlineData(EndpointOutage.ServerUnavailable)]
     public async Task Work_goes_on_when_the_preferred_endpoint_becomes_unavailable_and_comes_back_after_it_recovers(EndpointOutage outage)
     {
-        string westId = ConnectorHarness.UniqueClusterId();
-        await using var harness = await ConnectorHarness.StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{westId}.dsql.us-west-2.on.aws")));
-        var (east, west) = (harness.Emulator.Endpoints[0], harness.Emulator.Endpoints[1]);
-        await using var dataSource = harness.Builder()
-            .AddEndpoint(west.Host, s => { s.HostAddress = "127.0.0.1"; s.Port = west.Port; s.RootCertificate = west.CaCertificatePath; })
+        await using var harness = await ConnectorHarness.StartTwoRegionsAsync(backend);
+        var (east, west) = (harness.Endpoint, harness.Peer);
+        await using var dataSource = harness.TwoRegionBuilder()
             .PreferRegion("us-east-1")
             .ConfigureFailover(o => { o.ProbeInterval = TimeSpan.FromMilliseconds(200); o.RecoveryProbes = 2; o.FailbackDelay = TimeSpan.FromSeconds(1); })
             .Build();
@@ -98,20 +86,20 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
         var workers = Enumerable.Range(0, Workers).Select(_ => Task.Run(() => work.RunAsync(stop.Token))).ToArray();
         var eastFaults = harness.Emulator.Faults.ForEndpoint(east.Host);
 
-        await WaitForAsync(() => work.Written > 100, "work on the preferred endpoint");
+        await ConnectorHarness.WaitForAsync(() => work.Written > 100, "work on the preferred endpoint");
         Assert.Equal(0, work.OnPeer);
         eastFaults.Unavailable(outage);
         // A mode that refuses only new connects leaves open sessions serving: closing them makes the pool connect again.
         if (outage == EndpointOutage.RefuseConnects) harness.Emulator.Faults.CloseAllSessions();
         long atOutage = work.Written;
-        await WaitForAsync(() => work.OnPeer > 50, "work on the peer");
+        await ConnectorHarness.WaitForAsync(() => work.OnPeer > 50, "work on the peer");
         Assert.Equal(west.Host, dataSource.Endpoint);
         Assert.False(Assert.Single(dataSource.Endpoints, e => e.Endpoint == east.Host).IsHealthy);
 
         eastFaults.Available();
-        await WaitForAsync(() => dataSource.Endpoint == east.Host, "failback to the preferred endpoint");
+        await ConnectorHarness.WaitForAsync(() => dataSource.Endpoint == east.Host, "failback to the preferred endpoint");
         long atFailback = work.Written;
-        await WaitForAsync(() => work.Written > atFailback + 100, "work after failback");
+        await ConnectorHarness.WaitForAsync(() => work.Written > atFailback + 100, "work after failback");
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
@@ -130,11 +118,9 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
     [Fact]
     public async Task An_endpoint_that_fails_now_and_then_does_not_pull_opens_back_and_forth()
     {
-        string westId = ConnectorHarness.UniqueClusterId();
-        await using var harness = await ConnectorHarness.StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{westId}.dsql.us-west-2.on.aws")));
-        var (east, west) = (harness.Emulator.Endpoints[0], harness.Emulator.Endpoints[1]);
-        await using var dataSource = harness.Builder()
-            .AddEndpoint(west.Host, s => { s.HostAddress = "127.0.0.1"; s.Port = west.Port; s.RootCertificate = west.CaCertificatePath; })
+        await using var harness = await ConnectorHarness.StartTwoRegionsAsync(backend);
+        var (east, west) = (harness.Endpoint, harness.Peer);
+        await using var dataSource = harness.TwoRegionBuilder()
             .ConfigureFailover(o => { o.ProbeInterval = TimeSpan.FromMilliseconds(100); o.FailbackDelay = TimeSpan.FromSeconds(5); })
             .Build();
         string table = EmulatorConnections.UniqueName("flaky");
@@ -145,7 +131,7 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
         eastFaults.FailFraction(0.3, seed: 15);
         var workers = Enumerable.Range(0, Workers).Select(_ => Task.Run(() => work.RunAsync(stop.Token))).ToArray();
 
-        await WaitForAsync(() => work.Written > 300, "work while the preferred endpoint fails now and then");
+        await ConnectorHarness.WaitForAsync(() => work.Written > 300, "work while the preferred endpoint fails now and then");
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
@@ -157,15 +143,13 @@ public sealed class MultiRegionFailoverTests(BackendFixture backend, ITestOutput
     [Fact]
     public async Task Disposing_the_data_source_while_a_probe_of_an_unavailable_endpoint_is_in_flight_throws_nothing()
     {
-        string westId = ConnectorHarness.UniqueClusterId();
-        await using var harness = await ConnectorHarness.StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{westId}.dsql.us-west-2.on.aws")));
-        var (east, west) = (harness.Emulator.Endpoints[0], harness.Emulator.Endpoints[1]);
+        await using var harness = await ConnectorHarness.StartTwoRegionsAsync(backend);
+        var (east, west) = (harness.Endpoint, harness.Peer);
         var eastFaults = harness.Emulator.Faults.ForEndpoint(east.Host);
         for (int round = 0; round < 3; round++)
         {
             eastFaults.Unavailable(EndpointOutage.ServerUnavailable);
-            var dataSource = harness.Builder()
-                .AddEndpoint(west.Host, s => { s.HostAddress = "127.0.0.1"; s.Port = west.Port; s.RootCertificate = west.CaCertificatePath; })
+            var dataSource = harness.TwoRegionBuilder()
                 .ConfigureFailover(o => { o.FailureThreshold = 1; o.ProbeInterval = TimeSpan.FromMilliseconds(100); })
                 .Build();
             try

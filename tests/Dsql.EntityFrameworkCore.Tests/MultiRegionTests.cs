@@ -75,26 +75,14 @@ public sealed class MultiRegionTests(BackendFixture backend, ITestOutputHelper o
         }
     }
 
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (waited.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"waited 60 s for {what}");
-            await Task.Delay(50);
-        }
-    }
-
     [Theory]
     [InlineData(EndpointOutage.RefuseConnects)]
     [InlineData(EndpointOutage.CutSessions)]
     public async Task Long_lived_contexts_save_through_an_outage_of_the_preferred_endpoint_and_come_back_after_it(EndpointOutage outage)
     {
-        string westId = ConnectorHarness.UniqueClusterId();
-        await using var connector = await ConnectorHarness.StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{westId}.dsql.us-west-2.on.aws")));
-        var (east, west) = (connector.Emulator.Endpoints[0], connector.Emulator.Endpoints[1]);
-        await using var dataSource = connector.Builder()
-            .AddEndpoint(west.Host, s => { s.HostAddress = "127.0.0.1"; s.Port = west.Port; s.RootCertificate = west.CaCertificatePath; })
+        await using var connector = await ConnectorHarness.StartTwoRegionsAsync(backend);
+        var (east, west) = (connector.Endpoint, connector.Peer);
+        await using var dataSource = connector.TwoRegionBuilder()
             .PreferRegion("us-east-1")
             .ConfigureFailover(o => { o.ProbeInterval = TimeSpan.FromMilliseconds(200); o.RecoveryProbes = 2; o.FailbackDelay = TimeSpan.FromSeconds(1); })
             .Build();
@@ -104,18 +92,18 @@ public sealed class MultiRegionTests(BackendFixture backend, ITestOutputHelper o
         var workers = Enumerable.Range(0, Workers).Select(_ => Task.Run(() => work.RunAsync(stop.Token))).ToArray();
         var eastFaults = connector.Emulator.Faults.ForEndpoint(east.Host);
 
-        await WaitForAsync(() => work.Done > 40, "units on the preferred endpoint");
+        await ConnectorHarness.WaitForAsync(() => work.Done > 40, "units on the preferred endpoint");
         Assert.Equal(0, work.OnPeer);
         eastFaults.Unavailable(outage);
         // Refusing connects leaves open sessions serving: closing them makes every context's next open connect.
         if (outage == EndpointOutage.RefuseConnects) connector.Emulator.Faults.CloseAllSessions();
-        await WaitForAsync(() => work.OnPeer > 40, "units on the peer");
+        await ConnectorHarness.WaitForAsync(() => work.OnPeer > 40, "units on the peer");
         Assert.Equal(west.Host, dataSource.Endpoint);
 
         eastFaults.Available();
-        await WaitForAsync(() => dataSource.Endpoint == east.Host, "failback to the preferred endpoint");
+        await ConnectorHarness.WaitForAsync(() => dataSource.Endpoint == east.Host, "failback to the preferred endpoint");
         long preferredAtFailback = work.OnPreferred;
-        await WaitForAsync(() => work.OnPreferred > preferredAtFailback + 40, "the same contexts back on the preferred endpoint");
+        await ConnectorHarness.WaitForAsync(() => work.OnPreferred > preferredAtFailback + 40, "the same contexts back on the preferred endpoint");
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 

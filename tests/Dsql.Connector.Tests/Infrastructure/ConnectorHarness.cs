@@ -27,6 +27,31 @@ internal sealed class ConnectorHarness : IAsyncDisposable
         return new ConnectorHarness(emulator);
     }
 
+    /// <summary>
+    /// Two regional endpoints over one backend, as a multi-Region cluster has: <see cref="Endpoint"/> in us-east-1 and
+    /// <see cref="Peer"/> in us-west-2.
+    /// </summary>
+    public static Task<ConnectorHarness> StartTwoRegionsAsync(BackendFixture backend)
+        => StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{UniqueClusterId()}.dsql.us-west-2.on.aws")));
+
+    /// <summary>The second endpoint of <see cref="StartTwoRegionsAsync"/>.</summary>
+    public EmulatorEndpointInfo Peer => Emulator.Endpoints[1];
+
+    /// <summary>A data source over both endpoints of <see cref="StartTwoRegionsAsync"/>, the peer reached through 127.0.0.1.</summary>
+    public DsqlDataSourceBuilder TwoRegionBuilder()
+        => Builder().AddEndpoint(Peer.Host, s => { s.HostAddress = "127.0.0.1"; s.Port = Peer.Port; s.RootCertificate = Peer.CaCertificatePath; });
+
+    /// <summary>Polls <paramref name="condition"/> every 50 ms; fails naming <paramref name="what"/> after 60 s.</summary>
+    public static async Task WaitForAsync(Func<bool> condition, string what)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (waited.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"waited 60 s for {what}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>A loopback port nothing listens on: connects to it are refused at once, as to an unreachable Region.</summary>
     public static int ClosedPort()
     {
