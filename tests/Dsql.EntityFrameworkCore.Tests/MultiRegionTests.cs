@@ -113,4 +113,29 @@ public sealed class MultiRegionTests(BackendFixture backend, ITestOutputHelper o
         Assert.Equal(work.Saved.Count, await harness.ScalarAsync($"SELECT count(*) FROM {harness.Schema}.notes"));
         Assert.Equal(work.Done, work.Saved.Count);
     }
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_open_refused_by_the_preferred_endpoint_goes_to_the_peer_within_the_same_SaveChanges(bool synchronous)
+    {
+        await using var connector = await ConnectorHarness.StartTwoRegionsAsync(backend);
+        // The preferred endpoint refuses every connect but, with this threshold, stays the one opens go to: each open
+        // must move on by itself.
+        await using var dataSource = connector.TwoRegionBuilder().PreferRegion("us-east-1").ConfigureFailover(o => o.FailureThreshold = 100).Build();
+        var refusing = connector.Emulator.Faults.ForEndpoint(connector.Endpoint.Host);
+        refusing.Unavailable(EndpointOutage.RefuseConnects);
+        var harness = await RuntimeHarness.CreateSchemaAsync(connector, dataSource);
+        int refusedBefore = refusing.ConnectsRefused;
+        // No retry of the unit: the open itself moves on.
+        await using var context = harness.Context(o => o.Retries(r => r.MaxRetries = 0));
+        context.Notes.Add(new Note { Id = Guid.NewGuid(), Text = synchronous ? "sync" : "async" });
+        int saved = synchronous ? context.SaveChanges() : await context.SaveChangesAsync();
+
+        Assert.Equal(1, saved);
+        // The context's connection (closed again) is now the peer's.
+        Assert.EndsWith($":{connector.Peer.Port}", context.Database.GetDbConnection().DataSource, StringComparison.Ordinal);
+        Assert.Equal(1, await harness.ScalarAsync($"SELECT count(*) FROM {harness.Schema}.notes"));
+        Assert.True(refusing.ConnectsRefused > refusedBefore, "the context's open went to the preferred endpoint first");
+        Assert.Equal(connector.Endpoint.Host, dataSource.Endpoint);
+    }
 }

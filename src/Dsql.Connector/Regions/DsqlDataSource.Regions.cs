@@ -88,9 +88,9 @@ public sealed partial class DsqlDataSource
         {
             return await open.ConfigureAwait(false);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && EndpointRouter.RegionFailure(ex) is { } reason)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            _router!.ReportFailure(endpoint, reason);
+            if (EndpointRouter.RegionFailure(ex) is { } reason) _router!.ReportFailure(endpoint, reason);
             throw;
         }
     }

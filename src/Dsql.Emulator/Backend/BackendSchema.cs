@@ -1,4 +1,5 @@
 using System.Text;
+
 namespace Dsql.Emulator.Backend;
 
 /// <summary>

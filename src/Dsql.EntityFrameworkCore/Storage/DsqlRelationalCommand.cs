@@ -14,46 +14,77 @@ namespace Dsql.EntityFrameworkCore.Storage;
 internal sealed class DsqlRelationalCommand(RelationalCommandBuilderDependencies dependencies, string commandText, string logCommandText, IReadOnlyList<IRelationalParameter> parameters)
     : RelationalCommand(dependencies, commandText, logCommandText, parameters)
 {
-    // Synchronous calls wrap the base call in a delegate; asynchronous ones await the base task in one helper.
+    // Synchronous calls wrap the base call in a delegate; asynchronous ones await the base task in one helper. EF
+    // binds its DbCommand to the connection before it opens it, so a connection over several regional endpoints is
+    // replaced before the base call (never inside the open), and an open that failed for a Region reason runs the
+    // call again on a new connection: nothing was sent.
     public override int ExecuteNonQuery(RelationalCommandParameterObject parameterObject)
-        => Advised(() => base.ExecuteNonQuery(parameterObject));
+        => Advised(parameterObject, p => base.ExecuteNonQuery(p));
 
     public override Task<int> ExecuteNonQueryAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-        => AdvisedAsync(base.ExecuteNonQueryAsync(parameterObject, cancellationToken));
+        => AdvisedAsync(parameterObject, (p, token) => base.ExecuteNonQueryAsync(p, token), cancellationToken);
 
     public override object? ExecuteScalar(RelationalCommandParameterObject parameterObject)
-        => Advised(() => base.ExecuteScalar(parameterObject));
+        => Advised(parameterObject, p => base.ExecuteScalar(p));
 
     public override Task<object?> ExecuteScalarAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-        => AdvisedAsync(base.ExecuteScalarAsync(parameterObject, cancellationToken));
+        => AdvisedAsync(parameterObject, (p, token) => base.ExecuteScalarAsync(p, token), cancellationToken);
 
     public override RelationalDataReader ExecuteReader(RelationalCommandParameterObject parameterObject)
-        => Advised(() => base.ExecuteReader(parameterObject));
+        => Advised(parameterObject, p => base.ExecuteReader(p));
 
     public override Task<RelationalDataReader> ExecuteReaderAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-        => AdvisedAsync(base.ExecuteReaderAsync(parameterObject, cancellationToken));
+        => AdvisedAsync(parameterObject, (p, token) => base.ExecuteReaderAsync(p, token), cancellationToken);
 
-    private static T Advised<T>(Func<T> run)
+    private static T Advised<T>(RelationalCommandParameterObject parameterObject, Func<RelationalCommandParameterObject, T> run)
     {
-        try
+        var connection = parameterObject.Connection as DsqlRelationalConnection;
+        for (int attempt = 1; ; attempt++)
         {
-            return run();
-        }
-        catch (PostgresException ex) when (Advised(ex) is { } advised)
-        {
-            throw advised;
+            bool routed = connection?.BeginCommand() == true;
+            try
+            {
+                return run(parameterObject);
+            }
+            catch (Exception) when (routed && connection!.OpenFailedForRegion(attempt))
+            {
+                // The open failed for a Region reason (checked in the filter, acted on here, after EF's own cleanup):
+                // run again, on a connection to another endpoint.
+                if (!connection.FailOverAfterOpenFailure()) throw;
+            }
+            catch (PostgresException ex) when (Advised(ex) is { } advised)
+            {
+                throw advised;
+            }
+            finally
+            {
+                if (routed) connection!.EndCommand();
+            }
         }
     }
 
-    private static async Task<T> AdvisedAsync<T>(Task<T> running)
+    private static async Task<T> AdvisedAsync<T>(RelationalCommandParameterObject parameterObject, Func<RelationalCommandParameterObject, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
     {
-        try
+        var connection = parameterObject.Connection as DsqlRelationalConnection;
+        for (int attempt = 1; ; attempt++)
         {
-            return await running.ConfigureAwait(false);
-        }
-        catch (PostgresException ex) when (Advised(ex) is { } advised)
-        {
-            throw advised;
+            bool routed = connection?.BeginCommand() == true;
+            try
+            {
+                return await run(parameterObject, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception) when (routed && !cancellationToken.IsCancellationRequested && connection!.OpenFailedForRegion(attempt))
+            {
+                if (!connection.FailOverAfterOpenFailure()) throw;
+            }
+            catch (PostgresException ex) when (Advised(ex) is { } advised)
+            {
+                throw advised;
+            }
+            finally
+            {
+                if (routed) connection!.EndCommand();
+            }
         }
     }
 

@@ -23,6 +23,10 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
     private DbConnection? _created;
     /// <summary>The endpoint the last unit of work failed on for a Region reason (over several endpoints).</summary>
     private DsqlDataSource? _avoid;
+    /// <summary>A command bound to the connection is opening it (<see cref="BeginCommand"/>): the open must not replace it.</summary>
+    private bool _commandPending;
+    /// <summary>The open of the pending command failed for a Region reason.</summary>
+    private bool _openFailed;
 
     public DsqlRelationalConnection(RelationalConnectionDependencies dependencies, NpgsqlDataSourceManager dataSourceManager, IDbContextOptions options)
         : base(dependencies, dataSourceManager, options)
@@ -35,13 +39,16 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
 
     /// <summary>
     /// Over several regional endpoints: a closed connection EF made for an endpoint that opens no longer go to (routing
-    /// changed, or the unit of work before failed there) is replaced first, and an open that fails for a Region reason
-    /// is tried on the other endpoints, each with a new connection (a pooled context keeps its connection between
-    /// leases, so this also moves it after a failover and back after failback).
+    /// changed, or the unit of work before failed there) is replaced before it opens, and an open that fails for a
+    /// Region reason is tried on the other endpoints, each with a new connection (a pooled context keeps its connection
+    /// between leases, so this also moves it after a failover and back after failback). EF binds a command to the
+    /// connection before it opens it: for a command (<see cref="BeginCommand"/>) the replacement happens before the
+    /// command exists, and a failed open runs the command again (<see cref="DsqlRelationalCommand"/>).
     /// </summary>
     public override bool Open(bool errorsExpected = false)
     {
         if (!Routed(out var dataSource)) return base.Open(errorsExpected);
+        if (_commandPending) return OpenForCommand(() => base.Open(errorsExpected));
         ReplaceIfStale(dataSource);
         for (int tried = 1; ; tried++)
         {
@@ -51,8 +58,10 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
                 _avoid = null;
                 return opened;
             }
-            catch (Exception ex) when (tried < dataSource.Endpoints.Count && FailedOver(dataSource, ex))
+            catch (Exception ex) when (tried < dataSource.Endpoints.Count && DsqlDataSource.IsRegionFailure(ex))
             {
+                // (Replaced here, not in the filter: EF's own cleanup of the failed open has run by now.)
+                if (!FailOver(dataSource)) throw;
             }
         }
     }
@@ -60,6 +69,7 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
     public override Task<bool> OpenAsync(CancellationToken cancellationToken, bool errorsExpected = false)
     {
         if (!Routed(out var dataSource)) return base.OpenAsync(cancellationToken, errorsExpected);
+        if (_commandPending) return OpenForCommandAsync(base.OpenAsync(cancellationToken, errorsExpected));
         ReplaceIfStale(dataSource);
         var open = base.OpenAsync(cancellationToken, errorsExpected);
         if (open.IsCompletedSuccessfully)
@@ -80,18 +90,77 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
                 _avoid = null;
                 return opened;
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && tried < dataSource.Endpoints.Count && FailedOver(dataSource, ex))
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && tried < dataSource.Endpoints.Count && DsqlDataSource.IsRegionFailure(ex))
             {
-                open = base.OpenAsync(cancellationToken, errorsExpected);
+                if (!FailOver(dataSource)) throw;
             }
+            open = base.OpenAsync(cancellationToken, errorsExpected);
         }
+    }
+
+    private bool OpenForCommand(Func<bool> open)
+    {
+        try
+        {
+            bool opened = open();
+            _avoid = null;
+            return opened;
+        }
+        catch (Exception ex) when (DsqlDataSource.IsRegionFailure(ex))
+        {
+            _openFailed = true;
+            throw;
+        }
+    }
+
+    private async Task<bool> OpenForCommandAsync(Task<bool> open)
+    {
+        try
+        {
+            bool opened = await open.ConfigureAwait(false);
+            _avoid = null;
+            return opened;
+        }
+        catch (Exception ex) when (DsqlDataSource.IsRegionFailure(ex))
+        {
+            _openFailed = true;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A command is about to run (EF will bind it to <see cref="RelationalConnection.DbConnection"/>, then open that):
+    /// over several endpoints, a closed connection on an endpoint opens no longer go to is replaced now. True when the
+    /// command runs on a closed connection of EF's own over several endpoints (call <see cref="EndCommand"/> after it).
+    /// </summary>
+    internal bool BeginCommand()
+    {
+        if (!Routed(out var dataSource)) return false;
+        ReplaceIfStale(dataSource);
+        _commandPending = true;
+        _openFailed = false;
+        return true;
+    }
+
+    internal void EndCommand() => _commandPending = false;
+
+    /// <summary>Whether the command's open failed for a Region reason and attempt <paramref name="attempt"/> may be followed by another.</summary>
+    internal bool OpenFailedForRegion(int attempt) => _openFailed && OwnDataSource is { } dataSource && attempt < dataSource.Endpoints.Count;
+
+    /// <summary>After a command's open failed for a Region reason: a new connection away from that endpoint (false when it cannot be replaced).</summary>
+    internal bool FailOverAfterOpenFailure()
+    {
+        _openFailed = false;
+        return OwnDataSource is { } dataSource && FailOver(dataSource);
     }
 
     /// <summary>Whether this connection is EF's own on a data source over several endpoints (and not open).</summary>
     private bool Routed(out DsqlDataSource dataSource)
     {
         dataSource = OwnDataSource!;
-        return dataSource is { IsMultiRegion: true } && _created is not null && ReferenceEquals(DbConnection, _created) && _created.State != ConnectionState.Open;
+        if (dataSource is not { IsMultiRegion: true }) return false;
+        var current = DbConnection; // made now if EF has not made it yet (it is then _created)
+        return ReferenceEquals(current, _created) && current.State != ConnectionState.Open;
     }
 
     private void ReplaceIfStale(DsqlDataSource dataSource)
@@ -116,12 +185,13 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
         return true;
     }
 
-    /// <summary>After a failed open: when the failure was a Region failure of the connection's endpoint, makes a new connection away from it.</summary>
-    private bool FailedOver(DsqlDataSource dataSource, Exception exception)
+    /// <summary>
+    /// After an open failed for a Region reason (which the data source has counted against the endpoint's health
+    /// already): makes a new connection away from that endpoint; false when this connection cannot be replaced.
+    /// </summary>
+    private bool FailOver(DsqlDataSource dataSource)
     {
         if (_created is not NpgsqlConnection connection || !ReferenceEquals(DbConnection, connection) || connection.State == ConnectionState.Open) return false;
-        // The data source has counted the failure against the endpoint's health already.
-        if (!DsqlDataSource.IsRegionFailure(exception)) return false;
         _avoid = dataSource.EndpointOf(connection);
         return Replace(dataSource);
     }
