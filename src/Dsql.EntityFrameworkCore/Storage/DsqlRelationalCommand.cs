@@ -15,40 +15,79 @@ internal sealed class DsqlRelationalCommand(RelationalCommandBuilderDependencies
     : RelationalCommand(dependencies, commandText, logCommandText, parameters)
 {
     // Synchronous calls wrap the base call in a delegate; asynchronous ones await the base task in one helper. EF
-    // binds its DbCommand to the connection before it opens it, so a connection over several regional endpoints is
-    // replaced before the base call (never inside the open), and an open that failed for a Region reason runs the
-    // call again on a new connection: nothing was sent.
+    // binds its DbCommand to the connection before it opens it, so a closed connection over several regional
+    // endpoints is replaced before the base call (never inside the open: BeginCommand), and a call whose open failed
+    // for a Region reason runs again on a new connection (nothing was sent). Over one endpoint, none of that applies.
     public override int ExecuteNonQuery(RelationalCommandParameterObject parameterObject)
-        => Advised(parameterObject, p => base.ExecuteNonQuery(p));
+        => Routed(parameterObject) is { } connection
+            ? RunRouted(connection, parameterObject, p => base.ExecuteNonQuery(p))
+            : Advised(() => base.ExecuteNonQuery(parameterObject));
 
     public override Task<int> ExecuteNonQueryAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-        => AdvisedAsync(parameterObject, (p, token) => base.ExecuteNonQueryAsync(p, token), cancellationToken);
+        => Routed(parameterObject) is { } connection
+            ? RunRoutedAsync(connection, parameterObject, (p, token) => base.ExecuteNonQueryAsync(p, token), cancellationToken)
+            : AdvisedAsync(base.ExecuteNonQueryAsync(parameterObject, cancellationToken));
 
     public override object? ExecuteScalar(RelationalCommandParameterObject parameterObject)
-        => Advised(parameterObject, p => base.ExecuteScalar(p));
+        => Routed(parameterObject) is { } connection
+            ? RunRouted(connection, parameterObject, p => base.ExecuteScalar(p))
+            : Advised(() => base.ExecuteScalar(parameterObject));
 
     public override Task<object?> ExecuteScalarAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-        => AdvisedAsync(parameterObject, (p, token) => base.ExecuteScalarAsync(p, token), cancellationToken);
+        => Routed(parameterObject) is { } connection
+            ? RunRoutedAsync(connection, parameterObject, (p, token) => base.ExecuteScalarAsync(p, token), cancellationToken)
+            : AdvisedAsync(base.ExecuteScalarAsync(parameterObject, cancellationToken));
 
     public override RelationalDataReader ExecuteReader(RelationalCommandParameterObject parameterObject)
-        => Advised(parameterObject, p => base.ExecuteReader(p));
+        => Routed(parameterObject) is { } connection
+            ? RunRouted(connection, parameterObject, p => base.ExecuteReader(p))
+            : Advised(() => base.ExecuteReader(parameterObject));
 
     public override Task<RelationalDataReader> ExecuteReaderAsync(RelationalCommandParameterObject parameterObject, CancellationToken cancellationToken = default)
-        => AdvisedAsync(parameterObject, (p, token) => base.ExecuteReaderAsync(p, token), cancellationToken);
+        => Routed(parameterObject) is { } connection
+            ? RunRoutedAsync(connection, parameterObject, (p, token) => base.ExecuteReaderAsync(p, token), cancellationToken)
+            : AdvisedAsync(base.ExecuteReaderAsync(parameterObject, cancellationToken));
 
-    private static T Advised<T>(RelationalCommandParameterObject parameterObject, Func<RelationalCommandParameterObject, T> run)
+    /// <summary>The connection, when the command will open a closed connection of EF's own over several endpoints.</summary>
+    private static DsqlRelationalConnection? Routed(RelationalCommandParameterObject parameterObject)
+        => parameterObject.Connection is DsqlRelationalConnection connection && connection.BeginCommand() ? connection : null;
+
+    private static T Advised<T>(Func<T> run)
     {
-        var connection = parameterObject.Connection as DsqlRelationalConnection;
+        try
+        {
+            return run();
+        }
+        catch (PostgresException ex) when (Advised(ex) is { } advised)
+        {
+            throw advised;
+        }
+    }
+
+    private static async Task<T> AdvisedAsync<T>(Task<T> running)
+    {
+        try
+        {
+            return await running.ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (Advised(ex) is { } advised)
+        {
+            throw advised;
+        }
+    }
+
+    private static T RunRouted<T>(DsqlRelationalConnection connection, RelationalCommandParameterObject parameterObject, Func<RelationalCommandParameterObject, T> run)
+    {
         for (int attempt = 1; ; attempt++)
         {
-            bool routed = connection?.BeginCommand() == true;
+            if (attempt > 1 && !connection.BeginCommand()) return Advised(() => run(parameterObject));
             try
             {
                 return run(parameterObject);
             }
-            catch (Exception) when (routed && connection!.OpenFailedForRegion(attempt))
+            catch (Exception) when (connection.OpenFailedForRegion(attempt))
             {
-                // The open failed for a Region reason (checked in the filter, acted on here, after EF's own cleanup):
+                // The open failed for a Region reason (seen in the filter, acted on here, after EF's own cleanup):
                 // run again, on a connection to another endpoint.
                 if (!connection.FailOverAfterOpenFailure()) throw;
             }
@@ -58,22 +97,22 @@ internal sealed class DsqlRelationalCommand(RelationalCommandBuilderDependencies
             }
             finally
             {
-                if (routed) connection!.EndCommand();
+                connection.EndCommand();
             }
         }
     }
 
-    private static async Task<T> AdvisedAsync<T>(RelationalCommandParameterObject parameterObject, Func<RelationalCommandParameterObject, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
+    private static async Task<T> RunRoutedAsync<T>(DsqlRelationalConnection connection, RelationalCommandParameterObject parameterObject,
+        Func<RelationalCommandParameterObject, CancellationToken, Task<T>> run, CancellationToken cancellationToken)
     {
-        var connection = parameterObject.Connection as DsqlRelationalConnection;
         for (int attempt = 1; ; attempt++)
         {
-            bool routed = connection?.BeginCommand() == true;
+            if (attempt > 1 && !connection.BeginCommand()) return await AdvisedAsync(run(parameterObject, cancellationToken)).ConfigureAwait(false);
             try
             {
                 return await run(parameterObject, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception) when (routed && !cancellationToken.IsCancellationRequested && connection!.OpenFailedForRegion(attempt))
+            catch (Exception) when (!cancellationToken.IsCancellationRequested && connection.OpenFailedForRegion(attempt))
             {
                 if (!connection.FailOverAfterOpenFailure()) throw;
             }
@@ -83,7 +122,7 @@ internal sealed class DsqlRelationalCommand(RelationalCommandBuilderDependencies
             }
             finally
             {
-                if (routed) connection!.EndCommand();
+                connection.EndCommand();
             }
         }
     }
