@@ -120,4 +120,26 @@ public sealed class MultiRegionRoutingTests(BackendFixture backend)
         await Assert.ThrowsAnyAsync<Exception>(() => dataSource.ExecuteNonQueryAsync($"INSERT INTO {table} VALUES (2)", options: twoRetries));
         Assert.Equal(["0", "2000"], RetryDelays(harness.Logs.Lines.Skip(seen)));
     }
+    [Fact]
+    public async Task A_failed_attempt_is_counted_under_its_endpoint_and_the_call_under_the_endpoint_that_ended_it()
+    {
+        var (harness, east, west) = await TwoRegionsAsync(backend);
+        await using var _ = harness;
+        // One failure makes the preferred endpoint unhealthy: routing has moved on by the time the retry is counted.
+        await using var dataSource = harness.Builder().AddEndpoint(west.Host, Through(west)).ConfigureFailover(o => o.FailureThreshold = 1).Build();
+        string table = EmulatorConnections.UniqueName("attributed");
+        await dataSource.ExecuteNonQueryAsync($"CREATE TABLE {table} (id int PRIMARY KEY)");
+        using var onEast = new TelemetryCollector(east.Host);
+        using var onWest = new TelemetryCollector(west.Host);
+
+        harness.Emulator.Faults.ForEndpoint(east.Host).Unavailable(EndpointOutage.ServerUnavailable);
+        await dataSource.ExecuteNonQueryAsync($"INSERT INTO {table} VALUES (1)");
+
+        Assert.Equal(west.Host, dataSource.Endpoint);
+        Assert.Equal(1, onEast.Sum("dsql.transaction.retries"));
+        Assert.Equal(0, onWest.Sum("dsql.transaction.retries"));
+        var ended = Assert.Single(onWest.Of("dsql.transaction.duration"));
+        Assert.Equal("committed", ended.Tags["outcome"]);
+        Assert.Empty(onEast.Of("dsql.transaction.duration"));
+    }
 }

@@ -64,7 +64,7 @@ public sealed partial class DsqlDataSource
                 catch (Exception last) when (run.IsRetryable(last))
                 {
                     run.GaveUp = true;
-                    RecordRetriesExhausted(run.RetryReason!);
+                    (run.LastEndpoint ?? this).RecordRetriesExhausted(run.RetryReason!);
                     if (run.RetryReason == DsqlTelemetry.RetryReasons.Conflict) throw new DsqlTransactionConflictException(run.Attempts, last);
                     throw; // the connection error itself: nothing was committed, and it says what failed
                 }
@@ -73,13 +73,13 @@ public sealed partial class DsqlDataSource
                     ResilienceContextPool.Shared.Return(context);
                 }
             }
-            RecordTransactionEnd(started, activity, run.Attempts, null, connectionLost: false, cancellationToken);
+            (run.LastEndpoint ?? this).RecordTransactionEnd(started, activity, run.Attempts, null, connectionLost: false, cancellationToken);
             return result;
         }
         catch (Exception ex)
         {
             bool connectionLost = run.GaveUp && run.RetryReason == DsqlTelemetry.RetryReasons.ConnectionLost;
-            RecordTransactionEnd(started, activity, run.Attempts, ex, connectionLost, cancellationToken);
+            (run.LastEndpoint ?? this).RecordTransactionEnd(started, activity, run.Attempts, ex, connectionLost, cancellationToken);
             throw;
         }
     }
@@ -135,8 +135,10 @@ public sealed partial class DsqlDataSource
                     && run.IsRetryable(exception)),
                 OnRetry = args =>
                 {
-                    string reason = args.Context.Properties.GetValue(TransactionAttempts.Key, null!)?.RetryReason ?? DsqlTelemetry.RetryReasons.Conflict;
-                    RecordTransactionRetry(args.AttemptNumber + 2, args.RetryDelay, reason);
+                    var run = args.Context.Properties.GetValue(TransactionAttempts.Key, null!);
+                    string reason = run?.RetryReason ?? DsqlTelemetry.RetryReasons.Conflict;
+                    // Counted under the endpoint whose attempt failed (over several endpoints, routing may have moved since).
+                    (run?.LastEndpoint ?? this).RecordTransactionRetry(args.AttemptNumber + 2, args.RetryDelay, reason);
                     var exception = args.Outcome.Exception!;
                     if (reason is DsqlTelemetry.RetryReasons.ConnectionLost or DsqlTelemetry.RetryReasons.ServerUnavailable)
                         Log.TransactionConnectionLostRetry(_logger, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, DescribeConnectionLoss(exception));
@@ -172,6 +174,12 @@ public sealed partial class DsqlDataSource
 
         /// <summary>The retries ran out (or there were none) on a retryable failure.</summary>
         public bool GaveUp { get; set; }
+
+        /// <summary>
+        /// The endpoint the last attempt ran on (over several endpoints; null over one): the transaction metrics are
+        /// recorded under it.
+        /// </summary>
+        public DsqlDataSource? LastEndpoint { get; protected set; }
 
         /// <summary>The last attempt failed for a Region reason and the next one is the run's first to open on another endpoint.</summary>
         public bool FirstFailover { get; private set; }
@@ -229,6 +237,7 @@ public sealed partial class DsqlDataSource
                 ClearFailover();
                 var (connection, endpoint) = await dataSource.OpenForAttemptAsync(_avoid, cancellationToken).ConfigureAwait(false);
                 _avoid = null;
+                LastEndpoint = endpoint;
                 servedBy = endpoint?.Endpoint ?? dataSource.Endpoint;
                 NpgsqlTransaction? transaction = null;
                 // Set just before COMMIT is handed to Npgsql: from then on the server may commit, whatever becomes of
@@ -254,7 +263,7 @@ public sealed partial class DsqlDataSource
                 catch (Exception ex) when (GuardTripped(ex, guard, cancellationToken))
                 {
                     outcome = DsqlTelemetry.Outcomes.Timeout;
-                    dataSource.RecordGuardTrip();
+                    (endpoint ?? dataSource).RecordGuardTrip();
                     await RollBackQuietlyAsync(connection, transaction).ConfigureAwait(false);
                     var elapsed = Stopwatch.GetElapsedTime(started);
                     Log.TransactionGuardTripped(dataSource._logger, elapsed.TotalSeconds, options.Timeout.TotalSeconds);
@@ -271,7 +280,7 @@ public sealed partial class DsqlDataSource
                     // Lost before COMMIT was sent (during BEGIN, the delegate, or just before COMMIT): the server rolls
                     // the transaction back with the session, so the whole delegate can run again on a fresh connection.
                     outcome = DsqlTelemetry.Outcomes.ConnectionLost;
-                    dataSource.RecordConnectionLoss();
+                    (endpoint ?? dataSource).RecordConnectionLoss();
                     if (dataSource.ReportAttemptFailure(endpoint, ex) is not null) { _avoid = endpoint; NoteFailover(); }
                     MarkRetryable(ex, DsqlTelemetry.RetryReasons.ConnectionLost);
                     throw;
@@ -298,7 +307,7 @@ public sealed partial class DsqlDataSource
                     if (DsqlErrors.IsConflict(ex))
                     {
                         outcome = DsqlTelemetry.Outcomes.Conflict;
-                        dataSource.RecordConflict();
+                        (endpoint ?? dataSource).RecordConflict();
                         // Read-only work cannot conflict on DSQL; should it be told so anyway, it is not run again.
                         if (!options.ReadOnly) MarkRetryable(ex, DsqlTelemetry.RetryReasons.Conflict);
                         throw;
