@@ -93,6 +93,7 @@ public sealed class MultiRegionTests(BackendFixture backend, ITestOutputHelper o
         var eastFaults = connector.Emulator.Faults.ForEndpoint(east.Host);
 
         await ConnectorHarness.WaitForAsync(() => work.Done > 40, "units on the preferred endpoint");
+        using var onPeer = new TelemetryCollector(west.Host);
         Assert.Equal(0, work.OnPeer);
         eastFaults.Unavailable(outage);
         // Refusing connects leaves open sessions serving: closing them makes every context's next open connect.
@@ -112,6 +113,9 @@ public sealed class MultiRegionTests(BackendFixture backend, ITestOutputHelper o
         // Every unit that returned saved its note once, and nothing else was saved.
         Assert.Equal(work.Saved.Count, await harness.ScalarAsync($"SELECT count(*) FROM {harness.Schema}.notes"));
         Assert.Equal(work.Done, work.Saved.Count);
+        // Units whose sessions the outage cut ran again; their retries count under the endpoint that failed them,
+        // never under the peer, whose sessions CutSessions leaves alone (CloseAllSessions, for RefuseConnects, does not).
+        if (outage == EndpointOutage.CutSessions) Assert.Equal(0, onPeer.Sum("dsql.transaction.retries", "reason", "connection_lost"));
     }
     [Theory]
     [InlineData(false)]

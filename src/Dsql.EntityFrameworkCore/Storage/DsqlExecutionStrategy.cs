@@ -40,6 +40,12 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         _dataSource = dataSource;
     }
 
+    /// <summary>Over several endpoints, the endpoint the last failure met (its connection's when it failed).</summary>
+    private DsqlDataSource? _failedOn;
+
+    /// <summary>Where the unit's metrics are recorded: over several endpoints, the endpoint the failure met.</summary>
+    private DsqlDataSource? Recorder => _failedOn ?? _dataSource;
+
     private DsqlRelationalConnection? Connection
         => _connection ??= Dependencies.CurrentContext.Context.GetService<IRelationalConnection>() as DsqlRelationalConnection;
 
@@ -61,6 +67,7 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
             catch (Exception ex)
             {
                 Current = null;
+                _failedOn = Connection?.Endpoint; // before a verification may move the connection
                 if (verifySucceeded is not null && CallOnWrappedException(ex, ShouldVerifySuccessOn))
                 {
                     var verified = Verify(() => verifySucceeded(context, state));
@@ -96,6 +103,7 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
             catch (Exception ex)
             {
                 Current = null;
+                _failedOn = Connection?.Endpoint; // before a verification may move the connection
                 if (verifySucceeded is not null && CallOnWrappedException(ex, ShouldVerifySuccessOn))
                 {
                     Current = this;
@@ -155,6 +163,7 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         _retryReason = null;
         _failovers = 0;
         _firstFailover = false;
+        _failedOn = null;
     }
 
     /// <summary>Only an interrupted COMMIT is checked with <c>verifySucceeded</c>: a conflict or a loss before COMMIT committed nothing.</summary>
@@ -175,13 +184,13 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         if (DsqlErrors.IsConflict(exception))
         {
             Connection?.TakeLostBeforeCommit();
-            _dataSource?.RecordConflict();
+            Recorder?.RecordConflict();
             _retryReason = "conflict";
             return true;
         }
         if (Connection?.TakeLostBeforeCommit() == true)
         {
-            _dataSource?.RecordConnectionLoss();
+            Recorder?.RecordConnectionLoss();
             // Over several endpoints, a Region failure sends the next attempt elsewhere; the first such move goes at
             // once (the backoff is for contention, which the peer does not have).
             if (Connection.NoteAttemptFailure(exception)) _firstFailover = ++_failovers == 1;
@@ -198,13 +207,13 @@ internal sealed class DsqlExecutionStrategy : ExecutionStrategy
         string reason = _retryReason ?? "conflict";
         if (retry > MaxRetryCount)
         {
-            _dataSource?.RecordRetriesExhausted(reason);
+            Recorder?.RecordRetriesExhausted(reason);
             return null;
         }
         double milliseconds = _options.BaseDelay.TotalMilliseconds * Math.Pow(2, retry - 1);
         if (_options.UseJitter) milliseconds *= 0.5 + Random.NextDouble();
         var delay = _firstFailover ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(milliseconds, _options.MaxDelay.TotalMilliseconds));
-        _dataSource?.RecordTransactionRetry(retry + 1, delay, reason);
+        Recorder?.RecordTransactionRetry(retry + 1, delay, reason);
         return delay;
     }
 

@@ -37,6 +37,12 @@ internal sealed class DsqlRelationalConnection : NpgsqlRelationalConnection
 
     protected override DbConnection CreateDbConnection() => _created = base.CreateDbConnection();
 
+    /// <summary>Over several endpoints, the endpoint EF's own connection belongs to; null otherwise.</summary>
+    internal DsqlDataSource? Endpoint
+        => OwnDataSource is { IsMultiRegion: true } dataSource && _created is NpgsqlConnection connection && ReferenceEquals(DbConnection, connection)
+            ? dataSource.EndpointOf(connection)
+            : null;
+
     /// <summary>
     /// Over several regional endpoints: a closed connection EF made for an endpoint that opens no longer go to (routing
     /// changed, or the unit of work before failed there) is replaced before it opens, and an open that fails for a
