@@ -17,24 +17,16 @@ public sealed class MultiRegionRoutingTests(BackendFixture backend)
 {
     private static async Task<(ConnectorHarness Harness, EmulatorEndpointInfo East, EmulatorEndpointInfo West)> TwoRegionsAsync(BackendFixture backend)
     {
-        string westId = ConnectorHarness.UniqueClusterId();
-        var harness = await ConnectorHarness.StartAsync(backend, o => o.Endpoints.Add(new EmulatorEndpoint($"{westId}.dsql.us-west-2.on.aws")));
-        return (harness, harness.Emulator.Endpoints[0], harness.Emulator.Endpoints[1]);
+        var harness = await ConnectorHarness.StartTwoRegionsAsync(backend);
+        return (harness, harness.Endpoint, harness.Peer);
     }
-
-    private static Action<DsqlConnectionStringBuilder> Through(EmulatorEndpointInfo endpoint) => s =>
-    {
-        s.HostAddress = "127.0.0.1";
-        s.Port = endpoint.Port;
-        s.RootCertificate = endpoint.CaCertificatePath;
-    };
 
     [Fact]
     public async Task Opens_go_to_the_preferred_endpoint_and_what_one_writes_the_other_reads()
     {
         var (harness, east, west) = await TwoRegionsAsync(backend);
         await using var _ = harness;
-        await using var both = harness.Builder().AddEndpoint(west.Host, Through(west)).PreferRegion("us-west-2").Build();
+        await using var both = harness.TwoRegionBuilder().PreferRegion("us-west-2").Build();
         await using var eastOnly = harness.Build();
         string table = EmulatorConnections.UniqueName("regions");
 
@@ -103,7 +95,7 @@ public sealed class MultiRegionRoutingTests(BackendFixture backend)
     {
         var (harness, east, west) = await TwoRegionsAsync(backend);
         await using var _ = harness;
-        await using var dataSource = harness.Builder().AddEndpoint(west.Host, Through(west)).Build();
+        await using var dataSource = harness.TwoRegionBuilder().Build();
         string table = EmulatorConnections.UniqueName("nodelay");
         await dataSource.ExecuteNonQueryAsync($"CREATE TABLE {table} (id int PRIMARY KEY)");
         var options = new DsqlTransactionOptions { BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false };
@@ -126,7 +118,7 @@ public sealed class MultiRegionRoutingTests(BackendFixture backend)
         var (harness, east, west) = await TwoRegionsAsync(backend);
         await using var _ = harness;
         // One failure makes the preferred endpoint unhealthy: routing has moved on by the time the retry is counted.
-        await using var dataSource = harness.Builder().AddEndpoint(west.Host, Through(west)).ConfigureFailover(o => o.FailureThreshold = 1).Build();
+        await using var dataSource = harness.TwoRegionBuilder().ConfigureFailover(o => o.FailureThreshold = 1).Build();
         string table = EmulatorConnections.UniqueName("attributed");
         await dataSource.ExecuteNonQueryAsync($"CREATE TABLE {table} (id int PRIMARY KEY)");
         using var onEast = new TelemetryCollector(east.Host);
