@@ -247,6 +247,8 @@ public sealed partial class DsqlDataSource
                 {
                     transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, guard.Token).ConfigureAwait(false);
                     var result = await work(connection, guard.Token).ConfigureAwait(false);
+                    // The guard's timer may not have fired yet on a busy thread pool: the clock decides before COMMIT.
+                    if (Stopwatch.GetElapsedTime(started) >= options.Timeout) guard.Cancel();
                     guard.Token.ThrowIfCancellationRequested();
                     // The delegate may have caught a lost connection's error and returned: its work is gone with the
                     // connection, and there is nothing to commit.
